@@ -1,0 +1,137 @@
+import Auth
+import Foundation
+import Postgres
+
+/// Everything the service reads at start. Built from the environment by
+/// `MillwrightConfiguration(environment:)`, which names the variable of any bad value.
+public struct MillwrightConfiguration: Sendable {
+    /// `MILLWRIGHT_DATABASE_URL`: the runtime role (required).
+    public var databaseURL: String
+    /// `MILLWRIGHT_MIGRATION_DATABASE_URL`: the schema owner, for `migrate` (default: databaseURL).
+    public var migrationDatabaseURL: String
+    /// `MILLWRIGHT_HOST` (default 127.0.0.1), `MILLWRIGHT_PORT` (default 8080; 0 picks a free port).
+    public var host: String
+    public var port: Int
+    /// `MILLWRIGHT_DB_POOL_SIZE` (default 2 × cores, at least 4).
+    public var poolSize: Int
+    /// `MILLWRIGHT_OIDC_*` and `MILLWRIGHT_TENANT_CLAIM`.
+    public var auth: AuthConfiguration
+    /// `MILLWRIGHT_MIGRATE_ON_START` (default false).
+    public var migrateOnStart: Bool
+    /// `MILLWRIGHT_MIGRATIONS_DIR` (default: `Migrations` next to the working directory or the binary).
+    public var migrationsDirectory: URL
+    /// `MILLWRIGHT_LOG_LEVEL` (default info).
+    public var logLevel: String
+
+    public init(
+        databaseURL: String, migrationDatabaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8080,
+        poolSize: Int = PostgresPool.defaultSize, auth: AuthConfiguration, migrateOnStart: Bool = false,
+        migrationsDirectory: URL = MillwrightConfiguration.defaultMigrationsDirectory(), logLevel: String = "info"
+    ) {
+        self.databaseURL = databaseURL
+        self.migrationDatabaseURL = migrationDatabaseURL ?? databaseURL
+        self.host = host
+        self.port = port
+        self.poolSize = poolSize
+        self.auth = auth
+        self.migrateOnStart = migrateOnStart
+        self.migrationsDirectory = migrationsDirectory
+        self.logLevel = logLevel
+    }
+
+    /// `./Migrations`, else `Migrations` beside or above the executable (a build folder
+    /// inside a checkout), else `/usr/share/millwright/migrations`.
+    public static func defaultMigrationsDirectory() -> URL {
+        let fm = FileManager.default
+        var candidates = [URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("Migrations")]
+        var directory = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
+            .deletingLastPathComponent()
+        for _ in 0..<5 {
+            candidates.append(directory.appendingPathComponent("Migrations"))
+            directory.deleteLastPathComponent()
+        }
+        candidates.append(URL(fileURLWithPath: "/usr/share/millwright/migrations"))
+        return candidates.first { fm.fileExists(atPath: $0.appendingPathComponent("0001_registry.sql").path) }
+            ?? candidates[0]
+    }
+}
+
+/// A bad configuration value: one line naming the variable and what is allowed.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var variable: String
+    public var problem: String
+    public var description: String { "\(variable): \(problem)" }
+}
+
+extension MillwrightConfiguration {
+    /// Reads and validates every `MILLWRIGHT_*` variable.
+    public init(environment: [String: String]) throws(ConfigurationError) {
+        func value(_ name: String) -> String? {
+            guard let raw = environment[name]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+            return raw
+        }
+        func required(_ name: String, _ what: String) throws(ConfigurationError) -> String {
+            guard let raw = value(name) else { throw ConfigurationError(variable: name, problem: "is required: \(what)") }
+            return raw
+        }
+        func integer(_ name: String, default fallback: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            guard let raw = value(name) else { return fallback }
+            guard let number = Int(raw), range.contains(number) else {
+                throw ConfigurationError(variable: name, problem: "must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(raw)'")
+            }
+            return number
+        }
+        func flag(_ name: String) throws(ConfigurationError) -> Bool {
+            guard let raw = value(name)?.lowercased() else { return false }
+            switch raw {
+            case "true", "1", "yes", "on": return true
+            case "false", "0", "no", "off": return false
+            default: throw ConfigurationError(variable: name, problem: "must be true or false, got '\(raw)'")
+            }
+        }
+        func databaseURI(_ name: String, _ raw: String) throws(ConfigurationError) -> String {
+            guard raw.hasPrefix("postgres://") || raw.hasPrefix("postgresql://") || raw.contains("=") else {
+                throw ConfigurationError(variable: name, problem: "must be a libpq URI (postgresql://user@host:port/db) or key=value string")
+            }
+            return raw
+        }
+
+        let database = try databaseURI("MILLWRIGHT_DATABASE_URL", try required("MILLWRIGHT_DATABASE_URL", "the runtime role's libpq URI"))
+        let migration = try value("MILLWRIGHT_MIGRATION_DATABASE_URL").map { raw throws(ConfigurationError) in
+            try databaseURI("MILLWRIGHT_MIGRATION_DATABASE_URL", raw)
+        }
+        let allowHTTP = try flag("MILLWRIGHT_OIDC_ALLOW_HTTP")
+        let issuers = try required("MILLWRIGHT_OIDC_ISSUERS", "comma-separated trusted issuer URLs")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for issuer in issuers {
+            guard let url = URL(string: issuer), let scheme = url.scheme, url.host != nil,
+                scheme == "https" || (scheme == "http" && allowHTTP)
+            else {
+                throw ConfigurationError(
+                    variable: "MILLWRIGHT_OIDC_ISSUERS",
+                    problem: "'\(issuer)' is not an https URL (http only with MILLWRIGHT_OIDC_ALLOW_HTTP=true)")
+            }
+        }
+        guard !issuers.isEmpty else {
+            throw ConfigurationError(variable: "MILLWRIGHT_OIDC_ISSUERS", problem: "names no issuer")
+        }
+        var auth = AuthConfiguration(
+            issuers: issuers, audience: value("MILLWRIGHT_OIDC_AUDIENCE"), clientID: value("MILLWRIGHT_OIDC_CLIENT_ID"),
+            tenantClaim: value("MILLWRIGHT_TENANT_CLAIM") ?? "tenant", allowHTTP: allowHTTP)
+        auth.leeway = 60
+        let level = value("MILLWRIGHT_LOG_LEVEL")?.lowercased() ?? "info"
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        guard levels.contains(level) else {
+            throw ConfigurationError(variable: "MILLWRIGHT_LOG_LEVEL", problem: "must be one of \(levels.joined(separator: ", ")), got '\(level)'")
+        }
+        self.init(
+            databaseURL: database, migrationDatabaseURL: migration,
+            host: value("MILLWRIGHT_HOST") ?? "127.0.0.1",
+            port: try integer("MILLWRIGHT_PORT", default: 8080, in: 0...65535),
+            poolSize: try integer("MILLWRIGHT_DB_POOL_SIZE", default: PostgresPool.defaultSize, in: 1...512),
+            auth: auth, migrateOnStart: try flag("MILLWRIGHT_MIGRATE_ON_START"),
+            migrationsDirectory: value("MILLWRIGHT_MIGRATIONS_DIR").map { URL(fileURLWithPath: $0) }
+                ?? Self.defaultMigrationsDirectory(),
+            logLevel: level)
+    }
+}

@@ -1,0 +1,31 @@
+import Auth
+import HTTPTypes
+
+/// Turns an `Authorization` header into a principal: a device key
+/// (`mwk.<tenant>.<key>.<secret>`) or a JWT from a trusted issuer.
+struct Authenticator: Sendable {
+    let tokens: TokenVerifier
+    let deviceKeys: DeviceKeyAuthenticator
+
+    func authenticate(_ header: String?) async throws -> Principal {
+        guard let header, let credential = Self.credential(from: header) else {
+            var headers = HTTPFields()
+            headers[.wwwAuthenticate] = "Bearer realm=\"millwright\""
+            throw Problem(.unauthorized, code: "unauthenticated", detail: "a bearer token is required", headers: headers)
+        }
+        if let key = DeviceKeyCredential(bearer: credential) {
+            return .device(try await deviceKeys.authenticate(key))
+        }
+        return .user(try await tokens.verify(credential))
+    }
+
+    /// The credential of `Bearer <x>` or `Token <x>` (InfluxDB clients' scheme).
+    static func credential(from header: String) -> String? {
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2 else { return nil }
+        let scheme = parts[0].lowercased()
+        guard scheme == "bearer" || scheme == "token" else { return nil }
+        let value = parts[1].trimmingCharacters(in: .whitespaces)
+        return value.isEmpty ? nil : value
+    }
+}

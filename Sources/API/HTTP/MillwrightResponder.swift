@@ -1,0 +1,128 @@
+import Auth
+import DeviceRegistry
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import OpenSSLSupport
+import Postgres
+
+/// The service's single responder: request id, routing (404/405), authentication,
+/// the handler, and the translation of every error into problem+json.
+///
+/// Only `Problem`s reach clients as they are; registry errors become 404/409/412;
+/// the database's absence becomes 503 with `Retry-After`; anything else is a 500
+/// whose detail goes to the log only.
+struct MillwrightResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    let routes: RouteTable
+    let authenticator: Authenticator
+    let logger: Logger
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let started = ContinuousClock.now
+        let requestID = Self.requestID(from: request.headers[.requestID])
+        var logger = self.logger
+        logger[metadataKey: "request_id"] = "\(requestID)"
+        var state = RequestState(requestID: requestID, principal: nil, parameters: [:], route: "-", logger: logger)
+        var response: Response
+        do {
+            response = try await route(request, &state)
+        } catch {
+            response = Self.errorResponse(error, state: state)
+        }
+        response.headers[.requestID] = requestID
+        if request.method == .head { response.body = ResponseBody() }
+        let elapsed = ContinuousClock.now - started
+        state.logger.info(
+            "request",
+            metadata: [
+                "method": "\(request.method.rawValue)", "route": "\(state.route)", "status": "\(response.status.code)",
+                "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
+                "principal": "\(state.principal.map { "\($0.kind):\($0.subject)" } ?? "-")",
+            ])
+        return response
+    }
+
+    private func route(_ request: Request, _ state: inout RequestState) async throws -> Response {
+        switch routes.resolve(method: request.method, path: request.uri.path) {
+        case .notFound:
+            throw Problem.notFound("no route for \(request.uri.path)")
+        case .methodNotAllowed(let allowed):
+            var headers = HTTPFields()
+            headers[.allow] = Set(allowed.map(\.rawValue) + (allowed.contains(.get) ? ["HEAD"] : [])).sorted().joined(separator: ", ")
+            throw Problem(.methodNotAllowed, code: "method_not_allowed", detail: "\(request.method.rawValue) is not allowed here", headers: headers)
+        case .found(let route, let parameters):
+            state.route = route.template
+            state.parameters = parameters
+            if route.authenticated {
+                state.principal = try await authenticator.authenticate(request.headers[.authorization])
+            }
+            return try await route.handler(request, state)
+        }
+    }
+
+    /// Keeps a sane client-sent id (1-128 of `[A-Za-z0-9._:-]`), else makes one.
+    static func requestID(from header: String?) -> String {
+        if let header, (1...128).contains(header.utf8.count),
+            header.utf8.allSatisfy({ c in
+                (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 46 || c == 95 || c == 45 || c == 58
+            })
+        {
+            return header
+        }
+        let bytes = (try? CryptoPrimitives.randomBytes(12)) ?? Array(UUID().uuidString.utf8.prefix(12))
+        return bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func errorResponse(_ error: any Error, state: RequestState) -> Response {
+        JSONResponse.problem(problem(for: error, state: state), requestID: state.requestID)
+    }
+
+    static func problem(for error: any Error, state: RequestState) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let error as RegistryError:
+            return Problem(registryError: error)
+        case let error as AuthError:
+            return Problem(authError: error)
+        case let error as PostgresError where error.isUnavailable || error.code == .shutDown:
+            state.logger.warning("database unavailable", metadata: ["error": "\(String(reflecting: error))"])
+            return .databaseUnavailable()
+        case let error as HTTPError where error.status == .contentTooLarge:
+            return Problem(.contentTooLarge, code: "body_too_large", detail: "the body is larger than this endpoint accepts")
+        case let error as HTTPError where error.status.code < 500:
+            return Problem(error.status, code: "bad_request", detail: error.body ?? error.status.reasonPhrase)
+        default:
+            state.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            return .internalError()
+        }
+    }
+}
+
+extension Problem {
+    init(registryError error: RegistryError) {
+        switch error.code {
+        case .notFound: self = .notFound(error.message)
+        case .alreadyExists: self.init(.conflict, code: "already_exists", detail: error.message)
+        case .deviceLimitReached: self.init(.conflict, code: "device_limit_reached", detail: error.message)
+        case .preconditionFailed: self.init(.preconditionFailed, code: "precondition_failed", detail: error.message)
+        case .tenantSuspended: self = .forbidden(error.message, code: "tenant_suspended")
+        default: self.init(.conflict, code: error.code.raw, detail: error.message)
+        }
+    }
+
+    init(authError error: AuthError) {
+        var headers = HTTPFields()
+        if error.kind == .unavailable {
+            headers[.retryAfter] = "10"
+            self.init(.serviceUnavailable, code: "auth_unavailable", detail: error.message, headers: headers)
+        } else {
+            let description = error.message.replacingOccurrences(of: "\"", with: "'")
+            headers[.wwwAuthenticate] = "Bearer realm=\"millwright\", error=\"invalid_token\", error_description=\"\(description)\""
+            self.init(.unauthorized, code: "invalid_token", detail: error.message, headers: headers)
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import DeviceRegistry
+import Foundation
+
+/// A device as the API shows it.
+struct DeviceBody: Encodable {
+    var device: Device
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, description, labels, timezone, location, metadata, status, version
+        case offlineAfterSeconds = "offline_after_seconds"
+        case autoCreateSensors = "auto_create_sensors"
+        case lastSeenAt = "last_seen_at"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        let f = device.fields
+        try c.encode(device.id, forKey: .id)
+        try c.encode(f.name, forKey: .name)
+        try c.encode(f.description, forKey: .description)
+        try c.encode(f.labels, forKey: .labels)
+        try c.encode(f.timezone, forKey: .timezone)
+        try c.encode(f.location, forKey: .location)
+        try c.encode(JSONValue.parse(Array(f.metadataJSON.utf8)) ?? .object([:]), forKey: .metadata)
+        try c.encode(f.offlineAfterSeconds, forKey: .offlineAfterSeconds)
+        try c.encode(f.autoCreateSensors, forKey: .autoCreateSensors)
+        try c.encode(device.status.rawValue, forKey: .status)
+        try c.encode(device.lastSeenAt, forKey: .lastSeenAt)
+        try c.encode(device.createdAt, forKey: .createdAt)
+        try c.encode(device.updatedAt, forKey: .updatedAt)
+        try c.encode(device.version, forKey: .version)
+    }
+
+    /// The writable fields as JSON, the base a merge patch applies to.
+    var editable: JSONValue {
+        let f = device.fields
+        var object: [String: JSONValue] = [
+            "labels": .object(f.labels.mapValues { .string($0) }), "timezone": .string(f.timezone),
+            "metadata": JSONValue.parse(Array(f.metadataJSON.utf8)) ?? .object([:]),
+            "offline_after_seconds": .integer(Int64(f.offlineAfterSeconds)), "auto_create_sensors": .bool(f.autoCreateSensors),
+        ]
+        if let name = f.name { object["name"] = .string(name) }
+        if let description = f.description { object["description"] = .string(description) }
+        if let location = f.location {
+            object["location"] = .object(["latitude": .number(location.latitude), "longitude": .number(location.longitude)])
+        }
+        return .object(object)
+    }
+}
+
+/// Reads and checks device fields (create, batch and the result of a merge patch).
+enum DeviceInput {
+    static let readOnly: Set<String> = ["status", "last_seen_at", "created_at", "updated_at", "version"]
+    static let knownTimeZones = Set(TimeZone.knownTimeZoneIdentifiers).union(["UTC"])
+
+    static func validID(_ id: String) -> Bool { Identifier.isValid(id, first: Identifier.alphanumeric, rest: "._:-") }
+
+    static func readID(_ reader: inout ObjectReader) -> String? {
+        guard let id = reader.string("id", required: true, maxLength: 128) else { return nil }
+        if !validID(id) { reader.rule("id", "invalid_format", "must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$") }
+        return id
+    }
+
+    static func readFields(_ reader: inout ObjectReader) -> DeviceFields {
+        var fields = DeviceFields()
+        fields.name = reader.string("name", nullable: true, maxLength: 200)
+        fields.description = reader.string("description", nullable: true, maxLength: 2000)
+        if let labels = reader.object("labels", nullable: true), case .object(let entries) = labels {
+            if entries.count > 64 { reader.rule("labels", "too_many", "at most 64 labels") }
+            for (key, value) in entries.sorted(by: { $0.key < $1.key }) {
+                let pointer = reader.path("labels") + "/" + key
+                guard case .string(let text) = value else {
+                    reader.syntaxErrors.append(.init(pointer: pointer, code: "invalid_type", message: "expected a string, got \(value.typeName)"))
+                    continue
+                }
+                if key.isEmpty || key.count > 128 || text.count > 256 || key.contains(":") {
+                    reader.ruleErrors.append(.init(pointer: pointer, code: "invalid_label", message: "keys are 1-128 characters without ':', values at most 256"))
+                }
+                fields.labels[key] = text
+            }
+        }
+        if let timezone = reader.string("timezone", nullable: true, maxLength: 64) {
+            if knownTimeZones.contains(timezone) { fields.timezone = timezone } else {
+                reader.rule("timezone", "invalid_timezone", "must be an IANA time zone name such as Europe/Berlin")
+            }
+        }
+        if let location = reader.object("location", nullable: true), case .object = location {
+            fields.location = readLocation(location, &reader)
+        }
+        if let metadata = reader.object("metadata", nullable: true), case .object = metadata {
+            let text = metadata.text
+            if text.utf8.count > 16 * 1024 { reader.rule("metadata", "too_large", "must be at most 16 KiB as JSON") }
+            fields.metadataJSON = text
+        }
+        if reader.has("offline_after_seconds"), case .null = reader.value("offline_after_seconds") {
+        } else if let seconds = reader.integer("offline_after_seconds", in: 1...31_536_000) {
+            fields.offlineAfterSeconds = seconds
+        }
+        if let auto = reader.bool("auto_create_sensors") { fields.autoCreateSensors = auto }
+        return fields
+    }
+
+    private static func readLocation(_ value: JSONValue, _ parent: inout ObjectReader) -> Location? {
+        guard var reader = try? ObjectReader(value, pointer: parent.path("location")) else { return nil }
+        let latitude = reader.number("latitude") ?? nil
+        let longitude = reader.number("longitude") ?? nil
+        if !reader.has("latitude") { reader.syntaxErrors.append(.init(pointer: reader.path("latitude"), code: "required", message: "is required")) }
+        if !reader.has("longitude") { reader.syntaxErrors.append(.init(pointer: reader.path("longitude"), code: "required", message: "is required")) }
+        if let latitude, !(-90...90).contains(latitude) { reader.rule("latitude", "out_of_range", "must be from -90 to 90") }
+        if let longitude, !(-180...180).contains(longitude) { reader.rule("longitude", "out_of_range", "must be from -180 to 180") }
+        reader.rejectUnknown()
+        parent.absorb(reader)
+        guard let latitude, let longitude else { return nil }
+        return Location(latitude: latitude, longitude: longitude)
+    }
+}

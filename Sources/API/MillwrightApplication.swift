@@ -1,0 +1,156 @@
+import Auth
+import DeviceRegistry
+import Foundation
+import Hummingbird
+import Logging
+import Postgres
+import ServiceLifecycle
+import Tenancy
+
+/// The whole service, assembled: database pool, token verification, device keys and
+/// the HTTP server.
+///
+/// Start: `try await MillwrightApplication(configuration:logger:).run()` (migrations
+/// first when configured; it refuses to start with pending migrations). Shut down:
+/// SIGTERM/SIGINT, or cancel the task: the server stops taking connections and
+/// finishes in-flight requests, then the pool closes.
+public struct MillwrightApplication: Sendable {
+    public let configuration: MillwrightConfiguration
+    public let logger: Logger
+
+    public init(configuration: MillwrightConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Applies pending migrations as the schema owner and grants the runtime role.
+    /// Returns the versions applied.
+    @discardableResult
+    public static func migrate(configuration: MillwrightConfiguration, logger: Logger) async throws -> [Int] {
+        let migrations = try Migration.load(directory: configuration.migrationsDirectory)
+        let runner = MigrationRunner(migrations: migrations, schema: "millwright")
+        let pool = PostgresPool(
+            configuration: .init(connectionString: configuration.migrationDatabaseURL, size: 1, applicationName: "millwright-migrate"),
+            logger: logger)
+        defer { Task { await pool.shutdown() } }
+        let runtimeRole = try await runtimeRoleName(configuration)
+        return try await pool.withConnection { connection in
+            let applied = try runner.apply(on: connection)
+            if let runtimeRole, runtimeRole != connection.user {
+                try connection.query("SELECT millwright.grant_runtime_privileges(\(runtimeRole))")
+            }
+            return applied.map(\.version)
+        }
+    }
+
+    /// The user the runtime URL connects as (asking the server, which knows defaults).
+    private static func runtimeRoleName(_ configuration: MillwrightConfiguration) async throws -> String? {
+        guard configuration.databaseURL != configuration.migrationDatabaseURL else { return nil }
+        let pool = PostgresPool(
+            configuration: .init(connectionString: configuration.databaseURL, size: 1, applicationName: "millwright-migrate"),
+            logger: Logger(label: "millwright.migrate"))
+        defer { Task { await pool.shutdown() } }
+        return try await pool.withConnection { $0.user }
+    }
+
+    /// Runs until shut down.
+    public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        if configuration.migrateOnStart {
+            let applied = try await Self.migrate(configuration: configuration, logger: logger)
+            if !applied.isEmpty { logger.notice("migrations applied", metadata: ["versions": "\(applied)"]) }
+        }
+        let pool = PostgresPool(
+            configuration: .init(connectionString: configuration.databaseURL, size: configuration.poolSize), logger: logger)
+        let migrations = try Migration.load(directory: configuration.migrationsDirectory)
+        let runner = MigrationRunner(migrations: migrations, schema: "millwright")
+        do {
+            try await checkDatabase(pool: pool, runner: runner)
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+
+        let database = TenantDatabase(pool: pool)
+        let keys = JWKSCache(configuration: configuration.auth, logger: logger)
+        let authenticator = Authenticator(
+            tokens: TokenVerifier(configuration: configuration.auth, keys: keys),
+            deviceKeys: DeviceKeyAuthenticator(store: PostgresDeviceKeyStore(database: database)))
+        var table = RouteTable()
+        table.routes += HealthHandlers(pool: pool, runner: runner, openAPIDocument: Self.openAPIDocument(configuration)).routes()
+        table.routes += TenantHandlers(database: database).routes()
+        table.routes += DeviceHandlers(database: database).routes()
+        table.routes += SensorHandlers(database: database).routes()
+        table.routes += KeyHandlers(database: database).routes()
+
+        let app = Application(
+            responder: MillwrightResponder(routes: table, authenticator: authenticator, logger: logger),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            services: [PoolService(pool: pool), KeyRefreshService(keys: keys)],
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.notice("listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
+                await onServerRunning(port)
+            },
+            logger: logger)
+        try await app.runService()
+    }
+
+    /// Refuses pending or changed migrations; warns about a privileged runtime role.
+    private func checkDatabase(pool: PostgresPool, runner: MigrationRunner) async throws {
+        let (pending, role) = try await pool.withConnection { connection in
+            let pending = try runner.pending(on: connection)
+            let row = try connection.query(
+                """
+                SELECT r.rolsuper, r.rolbypassrls,
+                       coalesce((SELECT nspowner = r.oid FROM pg_namespace WHERE nspname = 'millwright'), false)
+                FROM pg_roles r WHERE r.rolname = current_user
+                """
+            ).first
+            let flags = try row.map { (try $0.decode(0, as: Bool.self), try $0.decode(1, as: Bool.self), try $0.decode(2, as: Bool.self)) }
+            return (pending.map(\.version), flags)
+        }
+        guard pending.isEmpty else {
+            throw MigrationError(
+                "migrations \(pending) are pending: run `millwright migrate` or set MILLWRIGHT_MIGRATE_ON_START=true")
+        }
+        if let (superuser, bypass, owner) = role, superuser || bypass || owner {
+            logger.warning(
+                "THE DATABASE ROLE OF MILLWRIGHT_DATABASE_URL IS PRIVILEGED: row-level security does not protect tenants from each other with it. Use a role that is not a superuser, has no BYPASSRLS and does not own the schema.",
+                metadata: ["superuser": "\(superuser)", "bypassrls": "\(bypass)", "owns_schema": "\(owner)"])
+        }
+    }
+
+    /// `openapi.yaml` beside the migrations folder, if present.
+    private static func openAPIDocument(_ configuration: MillwrightConfiguration) -> [UInt8]? {
+        let file = configuration.migrationsDirectory.deletingLastPathComponent().appendingPathComponent("openapi.yaml")
+        return FileManager.default.contents(atPath: file.path).map { [UInt8]($0) }
+    }
+}
+
+/// Closes the pool when the service group shuts down (after the server stopped).
+struct PoolService: Service {
+    let pool: PostgresPool
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await pool.shutdown()
+    }
+}
+
+/// Loads signing keys at start and refreshes them every 10 minutes, so that key
+/// rotation is picked up without waiting for an unknown `kid`.
+struct KeyRefreshService: Service {
+    let keys: JWKSCache
+
+    func run() async throws {
+        await keys.refreshAll()
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(600)) }
+            } catch {
+                return
+            }
+            await keys.refreshAll()
+        }
+    }
+}

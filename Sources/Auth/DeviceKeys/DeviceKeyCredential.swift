@@ -1,0 +1,69 @@
+import Foundation
+import OpenSSLSupport
+
+/// The bearer value a device sends: `mwk.<tenant>.<key id>.<secret>`.
+///
+/// The tenant and key id are public (they say where to look); the secret is 32 random
+/// bytes in base64url, stored only as its SHA-256. A fast hash suffices because the
+/// secret has 256 bits of entropy: nothing can be guessed from its hash.
+public struct DeviceKeyCredential: Sendable, Equatable {
+    public static let prefix = "mwk."
+
+    public var tenant: String
+    public var keyID: String
+    public var secret: String
+
+    /// A new credential with a random key id and secret.
+    public static func generate(tenant: String) throws -> DeviceKeyCredential {
+        let keyID = try CryptoPrimitives.randomBytes(9).map { String(format: "%02x", $0) }.joined()
+        let secret = Base64URL.encode(try CryptoPrimitives.randomBytes(32))
+        return DeviceKeyCredential(tenant: tenant, keyID: keyID, secret: secret)
+    }
+
+    /// Parses the bearer value, or nil when it is not a device key.
+    public init?(bearer: String) {
+        guard bearer.hasPrefix(Self.prefix), bearer.utf8.count <= 512 else { return nil }
+        let parts = bearer.dropFirst(Self.prefix.count).split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, parts[2].utf8.count == 43 else { return nil }
+        self.init(tenant: String(parts[0]), keyID: String(parts[1]), secret: String(parts[2]))
+    }
+
+    public init(tenant: String, keyID: String, secret: String) {
+        self.tenant = tenant
+        self.keyID = keyID
+        self.secret = secret
+    }
+
+    public var bearerValue: String { "\(Self.prefix)\(tenant).\(keyID).\(secret)" }
+
+    /// What is stored in place of the secret.
+    public var secretHash: [UInt8] { CryptoPrimitives.sha256(Array(secret.utf8)) }
+}
+
+/// Checks device keys against the store.
+public struct DeviceKeyAuthenticator: Sendable {
+    let store: any DeviceKeyStore
+
+    public init(store: any DeviceKeyStore) {
+        self.store = store
+    }
+
+    public func authenticate(_ credential: DeviceKeyCredential, now: Date = Date()) async throws(AuthError) -> DevicePrincipal {
+        let stored: StoredDeviceKey?
+        do {
+            stored = try await store.deviceKey(tenant: credential.tenant, keyID: credential.keyID)
+        } catch {
+            throw AuthError(kind: .unavailable, reason: "key_store_unavailable", message: "device keys cannot be checked right now")
+        }
+        // The hash is compared even for an unknown key so that timing tells nothing.
+        let expected = stored?.secretHash ?? [UInt8](repeating: 0, count: 32)
+        let matches = CryptoPrimitives.constantTimeEquals(credential.secretHash, expected)
+        guard let stored, matches else { throw .invalid("unknown_device_key", "the device key is not valid") }
+        guard !stored.revoked else { throw .invalid("revoked_device_key", "the device key has been revoked") }
+        if let expiresAt = stored.expiresAt, expiresAt <= now {
+            throw .invalid("expired_device_key", "the device key has expired")
+        }
+        await store.keyUsed(tenant: stored.tenant, keyID: stored.keyID)
+        return DevicePrincipal(tenant: stored.tenant, deviceID: stored.deviceID, keyID: stored.keyID)
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Postgres
+import Tenancy
+
+/// Devices in the database. Every function runs in a tenant-scoped transaction the
+/// caller opened; row-level security keeps it inside that tenant.
+public enum DeviceStore {
+    /// Creates devices (one or many, all or nothing) with one statement, enforcing the
+    /// tenant's device limit under a per-tenant lock.
+    public static func create(
+        _ devices: [(id: String, fields: DeviceFields)], tenant: TenantID, on db: PostgresConnection
+    ) throws -> [Device] {
+        try lockDeviceCount(tenant, adding: devices.count, on: db)
+        let payload = try JSONSerialization.data(withJSONObject: devices.enumerated().map { n, device -> [String: Any] in
+            let f = device.fields
+            return [
+                "n": n, "id": device.id, "name": f.name ?? NSNull(), "description": f.description ?? NSNull(),
+                "labels": f.labels, "timezone": f.timezone,
+                "latitude": f.location?.latitude ?? NSNull(), "longitude": f.location?.longitude ?? NSNull(),
+                "metadata": try JSONSerialization.jsonObject(with: Data(f.metadataJSON.utf8)),
+                "offline_after_seconds": f.offlineAfterSeconds, "auto_create_sensors": f.autoCreateSensors,
+            ]
+        })
+        do {
+            let result = try db.query(
+                """
+                INSERT INTO millwright.devices (tenant_id, id, name, description, labels, timezone, latitude, longitude,
+                    metadata, offline_after_seconds, auto_create_sensors)
+                SELECT \(tenant.rawValue), d.id, d.name, d.description, d.labels, d.timezone, d.latitude, d.longitude,
+                    d.metadata, d.offline_after_seconds, d.auto_create_sensors
+                FROM jsonb_to_recordset(\(String(decoding: payload, as: UTF8.self))::jsonb) AS d(
+                    id text, name text, description text, labels jsonb, timezone text, latitude float8,
+                    longitude float8, metadata jsonb, offline_after_seconds int, auto_create_sensors bool, n bigint)
+                ORDER BY d.n
+                RETURNING \(unsafeSQL: Device.columns)
+                """)
+            return try result.rows.map(Device.init(row:))
+        } catch let error as PostgresError where error.isUniqueViolation {
+            throw RegistryError(.alreadyExists, "a device with this id already exists")
+        }
+    }
+
+    public static func find(_ id: String, on db: PostgresConnection, forUpdate: Bool = false) throws -> Device? {
+        try db.query(
+            "SELECT \(unsafeSQL: Device.columns) FROM millwright.devices WHERE id = \(id) \(unsafeSQL: forUpdate ? "FOR UPDATE" : "")"
+        ).first.map(Device.init(row:))
+    }
+
+    /// Devices ordered by id after `cursor`, filtered.
+    public static func list(filter: DeviceFilter, after cursor: String?, limit: Int, on db: PostgresConnection) throws -> [Device] {
+        let labels = String(decoding: try JSONEncoder().encode(filter.labels), as: UTF8.self)
+        return try db.query(
+            """
+            SELECT * FROM (SELECT \(unsafeSQL: Device.columns) FROM millwright.devices
+                           WHERE (\(cursor)::text IS NULL OR id > \(cursor)) AND labels @> \(labels)::jsonb) d
+            WHERE \(filter.status?.rawValue)::text IS NULL OR d.status = \(filter.status?.rawValue)
+            ORDER BY id LIMIT \(limit)
+            """
+        ).rows.map(Device.init(row:))
+    }
+
+    public static func update(_ id: String, _ fields: DeviceFields, on db: PostgresConnection) throws -> Device {
+        let result = try db.query(
+            """
+            UPDATE millwright.devices SET name = \(fields.name), description = \(fields.description),
+                labels = \(String(decoding: try JSONEncoder().encode(fields.labels), as: UTF8.self))::jsonb,
+                timezone = \(fields.timezone), latitude = \(fields.location?.latitude),
+                longitude = \(fields.location?.longitude), metadata = \(fields.metadataJSON)::jsonb,
+                offline_after_seconds = \(fields.offlineAfterSeconds), auto_create_sensors = \(fields.autoCreateSensors),
+                updated_at = now(), version = version + 1
+            WHERE id = \(id)
+            RETURNING \(unsafeSQL: Device.columns)
+            """)
+        guard let row = result.first else { throw RegistryError(.notFound, "no device \(id)") }
+        return try Device(row: row)
+    }
+
+    /// Deletes the device with its sensors and keys.
+    public static func delete(_ id: String, on db: PostgresConnection) throws {
+        let result = try db.query("DELETE FROM millwright.devices WHERE id = \(id)")
+        guard result.affectedRows == 1 else { throw RegistryError(.notFound, "no device \(id)") }
+    }
+
+    private static func lockDeviceCount(_ tenant: TenantID, adding count: Int, on db: PostgresConnection) throws {
+        try db.query("SELECT pg_advisory_xact_lock(hashtextextended('millwright.devices/' || \(tenant.rawValue), 0))")
+        let row = try db.query(
+            """
+            SELECT t.device_limit, (SELECT count(*) FROM millwright.devices) FROM millwright.tenants t
+            WHERE t.id = \(tenant.rawValue)
+            """
+        ).first
+        guard let row else { throw RegistryError(.notFound, "no tenant \(tenant)") }
+        let limit: Int = try row.decode(0)
+        let existing: Int = try row.decode(1)
+        guard existing + count <= limit else {
+            throw RegistryError(
+                .deviceLimitReached, "the tenant may have \(limit) devices; it has \(existing) and this adds \(count)")
+        }
+    }
+}

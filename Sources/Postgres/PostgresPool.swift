@@ -1,0 +1,231 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A fixed-size pool of libpq connections, each used from the pool's own threads.
+///
+/// libpq blocks, so every call runs on a dedicated `NIOThreadPool` with one thread per
+/// connection and is awaited from async code: Swift's cooperative pool never blocks.
+/// Connections are opened lazily, replaced when they break, and the pool recovers by
+/// itself when the database comes back.
+///
+/// Start: `PostgresPool(configuration:logger:)`; shut down: `shutdown()` closes every
+/// connection after the leases in flight are returned.
+public final class PostgresPool: Sendable {
+    public struct Configuration: Sendable {
+        /// libpq connection URI or key=value string.
+        public var connectionString: String
+        /// Maximum connections (and threads). Default: 2 × cores, at least 4.
+        public var size: Int
+        /// How long a request waits for a free connection before giving up. Default 10 s.
+        public var acquireTimeout: Duration
+        /// Shown in `pg_stat_activity`.
+        public var applicationName: String
+
+        public init(
+            connectionString: String, size: Int = PostgresPool.defaultSize,
+            acquireTimeout: Duration = .seconds(10), applicationName: String = "millwright"
+        ) {
+            self.connectionString = connectionString
+            self.size = size
+            self.acquireTimeout = acquireTimeout
+            self.applicationName = applicationName
+        }
+    }
+
+    public static var defaultSize: Int { max(4, 2 * NIOCore.System.coreCount) }
+
+    private struct State {
+        var idle: [PostgresConnection] = []
+        var open = 0
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<PostgresConnection?, any Error>)] = []
+        var nextWaiterID: UInt64 = 0
+        var isShutDown = false
+    }
+
+    public let configuration: Configuration
+    private let threads: NIOThreadPool
+    private let state = Mutex(State())
+    private let logger: Logger
+
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.threads = NIOThreadPool(numberOfThreads: configuration.size)
+        threads.start()
+    }
+
+    /// Lends a connection to `body`, which runs on a pool thread (it may block).
+    /// The connection goes back to the pool afterwards, or is dropped if it broke.
+    public func withConnection<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        let connection = try await lease()
+        do {
+            let value = try await threads.runIfActive { try body(connection) }
+            release(connection)
+            return value
+        } catch {
+            release(connection)
+            throw Self.mapShutdown(error)
+        }
+    }
+
+    /// Runs `body` inside `BEGIN … COMMIT` on one connection; any error rolls back.
+    public func withTransaction<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        try await withConnection { connection in
+            try connection.transaction { try body(connection) }
+        }
+    }
+
+    /// Connections now open, lent out and waited for (for metrics and readiness).
+    public var statistics: (open: Int, idle: Int, waiting: Int) {
+        state.withLock { ($0.open, $0.idle.count, $0.waiters.count) }
+    }
+
+    /// Closes idle connections, refuses new leases, and stops the threads.
+    public func shutdown() async {
+        let (idle, waiters) = state.withLock { state in
+            state.isShutDown = true
+            defer {
+                state.idle = []
+                state.waiters = []
+            }
+            return (state.idle, state.waiters)
+        }
+        for waiter in waiters { waiter.continuation.resume(throwing: PostgresError(code: .shutDown, message: "pool shut down")) }
+        _ = idle
+        try? await threads.shutdownGracefully()
+    }
+
+    // MARK: Leasing
+
+    private enum LeaseDecision {
+        case use(PostgresConnection)
+        case open
+        case wait
+        case shutDown
+    }
+
+    private func lease() async throws -> PostgresConnection {
+        let decision: LeaseDecision = state.withLock { state in
+            if state.isShutDown { return .shutDown }
+            if let connection = state.idle.popLast() { return .use(connection) }
+            if state.open < configuration.size {
+                state.open += 1
+                return .open
+            }
+            return .wait
+        }
+        switch decision {
+        case .use(let connection):
+            return connection
+        case .shutDown:
+            throw PostgresError(code: .shutDown, message: "pool shut down")
+        case .open:
+            return try await openConnection()
+        case .wait:
+            return try await waitForConnection()
+        }
+    }
+
+    private func openConnection() async throws -> PostgresConnection {
+        let configuration = self.configuration
+        do {
+            return try await threads.runIfActive {
+                try PostgresConnection.connect(
+                    configuration.connectionString, applicationName: configuration.applicationName)
+            }
+        } catch {
+            // The slot was reserved for this connection: hand it to a waiter or free it.
+            slotFreed()
+            logger.warning("database connection failed", metadata: ["error": "\(String(reflecting: error))"])
+            throw Self.mapShutdown(error)
+        }
+    }
+
+    private func waitForConnection() async throws -> PostgresConnection {
+        let id = state.withLock { state in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
+        }
+        let timeout = configuration.acquireTimeout
+        let timer = Task { [weak self] in
+            try await Task.sleep(for: timeout)
+            self?.expireWaiter(id)
+        }
+        defer { timer.cancel() }
+        let connection: PostgresConnection? = try await withCheckedThrowingContinuation { continuation in
+            let shutDown = state.withLock { state in
+                if state.isShutDown { return true }
+                state.waiters.append((id, continuation))
+                return false
+            }
+            if shutDown { continuation.resume(throwing: PostgresError(code: .shutDown, message: "pool shut down")) }
+        }
+        // nil: a slot was freed rather than a connection returned; open a new one.
+        if let connection { return connection }
+        return try await openConnection()
+    }
+
+    private func expireWaiter(_ id: UInt64) {
+        let waiter = state.withLock { state -> CheckedContinuation<PostgresConnection?, any Error>? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index).continuation
+        }
+        waiter?.resume(
+            throwing: PostgresError(code: .unavailable, message: "timed out waiting for a database connection"))
+    }
+
+    private func release(_ connection: PostgresConnection) {
+        guard connection.isHealthy else {
+            slotFreed()
+            return
+        }
+        let waiter = state.withLock { state -> CheckedContinuation<PostgresConnection?, any Error>? in
+            if !state.waiters.isEmpty { return state.waiters.removeFirst().continuation }
+            if state.isShutDown {
+                state.open -= 1
+            } else {
+                state.idle.append(connection)
+            }
+            return nil
+        }
+        waiter?.resume(returning: connection)
+    }
+
+    /// A connection went away: a waiter may open a new one in its place.
+    private func slotFreed() {
+        let waiter = state.withLock { state -> CheckedContinuation<PostgresConnection?, any Error>? in
+            if !state.waiters.isEmpty { return state.waiters.removeFirst().continuation }
+            state.open -= 1
+            return nil
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    private static func mapShutdown(_ error: any Error) -> any Error {
+        if error is NIOThreadPoolError.ThreadPoolInactive {
+            return PostgresError(code: .shutDown, message: "pool shut down")
+        }
+        return error
+    }
+}
+
+extension PostgresConnection {
+    /// Runs `body` between `BEGIN` and `COMMIT`, rolling back if it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute(unsafeSQL: "BEGIN")
+        do {
+            let value = try body()
+            try execute(unsafeSQL: "COMMIT")
+            return value
+        } catch {
+            _ = try? execute(unsafeSQL: "ROLLBACK")
+            throw error
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import Postgres
+
+/// The database as the service sees it: every transaction is scoped either to one
+/// tenant or to the platform, and row-level security in PostgreSQL holds it there.
+///
+/// A tenant-scoped transaction sets `millwright.tenant_id` (transaction-local), which
+/// every registry table's policy compares with its `tenant_id`. So a handler that
+/// forgets a `tenant_id` filter still cannot see another tenant's rows.
+///
+/// Start: `TenantDatabase(pool:)`; shut down: shut the pool down.
+public struct TenantDatabase: Sendable {
+    public let pool: PostgresPool
+
+    public init(pool: PostgresPool) {
+        self.pool = pool
+    }
+
+    /// Runs `body` in a transaction that can see only `tenant`'s rows.
+    public func withTenant<T: Sendable>(
+        _ tenant: TenantID, _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        try await pool.withTransaction { connection in
+            try connection.query("SELECT set_config('millwright.tenant_id', \(tenant.rawValue), true)")
+            return try body(connection)
+        }
+    }
+
+    /// Runs `body` in a transaction that may manage tenants themselves (not their devices).
+    public func withPlatform<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        try await pool.withTransaction { connection in
+            try connection.query("SELECT set_config('millwright.platform', 'on', true)")
+            return try body(connection)
+        }
+    }
+}

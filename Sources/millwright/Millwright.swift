@@ -1,0 +1,82 @@
+import API
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `millwright [serve]`, `millwright migrate`.
+@main
+struct Millwright: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "millwright",
+        abstract: "Multi-tenant backend for connected machines: device registry and metric ingestion.",
+        discussion: """
+            Configuration comes from environment variables:
+              MILLWRIGHT_DATABASE_URL            libpq URI of the runtime role (required)
+              MILLWRIGHT_MIGRATION_DATABASE_URL  URI of the schema owner, for migrate (default: MILLWRIGHT_DATABASE_URL)
+              MILLWRIGHT_HOST, MILLWRIGHT_PORT   listen address (default 127.0.0.1, 8080)
+              MILLWRIGHT_DB_POOL_SIZE            database connections (default 2 x cores, at least 4)
+              MILLWRIGHT_OIDC_ISSUERS            comma-separated trusted issuer URLs (required)
+              MILLWRIGHT_OIDC_AUDIENCE           when set, aud must contain it or azp equal it
+              MILLWRIGHT_OIDC_CLIENT_ID          client whose resource_access roles also count
+              MILLWRIGHT_TENANT_CLAIM            claim naming the tenant (default tenant)
+              MILLWRIGHT_OIDC_ALLOW_HTTP         allow http:// issuers, development only (default false)
+              MILLWRIGHT_MIGRATE_ON_START        apply pending migrations at start (default false)
+              MILLWRIGHT_MIGRATIONS_DIR          folder of NNNN_name.sql files (default: ./Migrations)
+              MILLWRIGHT_LOG_LEVEL               trace|debug|info|notice|warning|error|critical (default info)
+            """,
+        version: MillwrightVersion.current,
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self)
+}
+
+enum MillwrightVersion {
+    static let current = "0.1.0"
+}
+
+/// Reads the configuration or exits with one line naming the bad variable.
+func loadConfiguration() throws -> MillwrightConfiguration {
+    do {
+        return try MillwrightConfiguration(environment: ProcessInfo.processInfo.environment)
+    } catch {
+        FileHandle.standardError.write(Data("millwright: configuration error: \(error)\n".utf8))
+        throw ExitCode(78)  // EX_CONFIG
+    }
+}
+
+func makeLogger(_ configuration: MillwrightConfiguration) -> Logger {
+    var logger = Logger(label: "millwright")
+    logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
+    return logger
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the HTTP API (the default).")
+
+    func run() async throws {
+        let configuration = try loadConfiguration()
+        let logger = makeLogger(configuration)
+        do {
+            try await MillwrightApplication(configuration: configuration, logger: logger).run()
+        } catch {
+            logger.critical("millwright stopped", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply pending migrations as the schema owner and grant the runtime role its privileges.")
+
+    func run() async throws {
+        let configuration = try loadConfiguration()
+        let logger = makeLogger(configuration)
+        do {
+            let applied = try await MillwrightApplication.migrate(configuration: configuration, logger: logger)
+            print(applied.isEmpty ? "schema is current" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
+        } catch {
+            FileHandle.standardError.write(Data("millwright: migrate failed: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import API
+import Auth
+import CurlClient
+import Foundation
+import Logging
+import Postgres
+
+/// The real parts the integration tests talk to, found through environment variables
+/// that `scripts/test.sh` sets: a PostgreSQL with the owner and runtime roles, and the
+/// development OIDC issuer. One Millwright server is started per test process, on a
+/// free port, and shared; tests keep apart by using tenants of their own.
+enum TestEnvironment {
+    static func variable(_ name: String) -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            fatalError("\(name) is not set: run the tests with scripts/test.sh, which starts PostgreSQL and the issuer")
+        }
+        return value
+    }
+
+    static var runtimeDatabaseURL: String { variable("MILLWRIGHT_TEST_DATABASE_URL") }
+    static var ownerDatabaseURL: String { variable("MILLWRIGHT_TEST_OWNER_DATABASE_URL") }
+    static var issuerBase: String { variable("MILLWRIGHT_TEST_ISSUER_BASE") }
+
+    /// The main trusted realm, a second trusted realm, one trusted but unreachable.
+    static var issuer: String { issuerBase + "/realms/millwright" }
+    static var secondIssuer: String { issuerBase + "/realms/second" }
+    static let unreachableIssuer = "http://127.0.0.1:9/realms/down"
+    /// A realm the issuer serves but Millwright does not trust.
+    static var untrustedIssuer: String { issuerBase + "/realms/untrusted" }
+
+    static let audience = "millwright"
+    static let clientID = "millwright"
+
+    static var configuration: MillwrightConfiguration {
+        var auth = AuthConfiguration(
+            issuers: [issuer, secondIssuer, unreachableIssuer], audience: audience, clientID: clientID,
+            tenantClaim: "tenant", allowHTTP: true)
+        auth.retryInterval = .milliseconds(100)
+        auth.fetchTimeout = .seconds(2)
+        return MillwrightConfiguration(
+            databaseURL: runtimeDatabaseURL, migrationDatabaseURL: ownerDatabaseURL, host: "127.0.0.1", port: 0,
+            poolSize: 8, auth: auth, migrateOnStart: true, migrationsDirectory: migrationsDirectory, logLevel: "warning")
+    }
+
+    static var migrationsDirectory: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Migrations")
+    }
+
+    /// The shared server, started on first use.
+    static let server = Task<TestServer, any Error> { try await TestServer.start(configuration) }
+}
+
+/// A Millwright server running inside the test process.
+struct TestServer: Sendable {
+    let port: Int
+    let task: Task<Void, any Error>
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    static func start(_ configuration: MillwrightConfiguration) async throws -> TestServer {
+        var logger = Logger(label: "millwright-test")
+        logger.logLevel = .warning
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let task = Task {
+            try await MillwrightApplication(configuration: configuration, logger: logger).run { port in
+                continuation.yield(port)
+            }
+        }
+        let waiter = Task {
+            for await port in stream { return port }
+            return 0
+        }
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(60))
+            continuation.finish()
+        }
+        let port = await waiter.value
+        timeout.cancel()
+        guard port > 0 else {
+            task.cancel()
+            throw TestFailure("the server did not start: \(String(describing: try? await task.value))")
+        }
+        return TestServer(port: port, task: task)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

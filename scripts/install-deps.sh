@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Millwright needs on Debian 12.
+# Idempotent; skips apt when everything is already there.
+set -euo pipefail
+
+packages=(libpq-dev libjwt-dev libcurl4-openssl-dev libssl-dev pkg-config postgresql-15 postgresql-15-partman python3 python3-pip)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}" >&2
+    SUDO=""
+    [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The development issuer signs tokens with the cryptography package.
+python3 -c "import cryptography" 2>/dev/null || python3 -m pip install --quiet cryptography
