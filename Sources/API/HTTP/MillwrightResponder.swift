@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import OpenSSLSupport
 import Postgres
 
@@ -91,6 +92,8 @@ struct MillwrightResponder: HTTPResponder {
         case let error as PostgresError where error.isUnavailable || error.code == .shutDown:
             state.logger.warning("database unavailable", metadata: ["error": "\(String(reflecting: error))"])
             return .databaseUnavailable()
+        case is NIOTooManyBytesError:
+            return Problem(.contentTooLarge, code: "body_too_large", detail: "the body is larger than this endpoint accepts")
         case let error as HTTPError where error.status == .contentTooLarge:
             return Problem(.contentTooLarge, code: "body_too_large", detail: "the body is larger than this endpoint accepts")
         case let error as HTTPError where error.status.code < 500:

@@ -21,6 +21,13 @@ extension RequestState {
         guard try user().isPlatformAdmin else { throw Problem.forbidden("this needs the platform-admin role") }
     }
 
+    /// Platform-only operations on one tenant: outsiders get 404 (as if it did not
+    /// exist), members 403.
+    func requirePlatformAdminForTenant() throws(Problem) {
+        if isPlatformAdmin { return }
+        _ = try tenant(minimum: .platformAdmin)
+    }
+
     /// The tenant in the path, if the caller may act in it with at least `minimum`.
     func tenant(minimum: Role) throws(Problem) -> TenantID {
         let raw = parameter("tenant")
@@ -30,8 +37,10 @@ extension RequestState {
             guard device.tenant == tenant.rawValue else { throw Problem.notFound("no tenant \(raw)") }
             throw Problem.forbidden("device keys may only write metrics")
         case .user(let user):
-            guard let role = user.role(in: tenant.rawValue) else { throw Problem.notFound("no tenant \(raw)") }
-            guard role >= minimum else { throw Problem.forbidden("this needs the \(minimum.rawValue) role") }
+            guard user.isPlatformAdmin || user.tenants.contains(tenant.rawValue) else {
+                throw Problem.notFound("no tenant \(raw)")
+            }
+            guard let role = user.role(in: tenant.rawValue), role >= minimum else { throw Problem.forbidden("this needs the \(minimum.rawValue) role") }
             return tenant
         case nil:
             throw Problem.forbidden("not authenticated")

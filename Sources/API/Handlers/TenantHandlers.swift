@@ -62,7 +62,7 @@ struct TenantHandlers: Sendable {
     }
 
     private func update(_ request: Request, _ state: RequestState) async throws -> Response {
-        try state.requirePlatformAdmin()
+        try state.requirePlatformAdminForTenant()
         guard let id = TenantID(state.parameter("tenant")) else { throw Problem.notFound() }
         let patch = try await RequestInput.json(request, mergePatch: true)
         guard case .object = patch else { throw Problem.badRequest("invalid_type", "a merge patch must be a JSON object") }
@@ -83,7 +83,7 @@ struct TenantHandlers: Sendable {
     }
 
     private func delete(_ state: RequestState) async throws -> Response {
-        try state.requirePlatformAdmin()
+        try state.requirePlatformAdminForTenant()
         guard let id = TenantID(state.parameter("tenant")) else { throw Problem.notFound() }
         try await database.withPlatform { db in try TenantStore.delete(id, on: db) }
         return JSONResponse.noContent()

@@ -30,7 +30,7 @@ public enum TenantStore {
         try db.query(
             """
             SELECT \(unsafeSQL: Tenant.columns) FROM millwright.tenants
-            WHERE \(cursor) IS NULL OR id > \(cursor) ORDER BY id LIMIT \(limit)
+            WHERE \(cursor)::text IS NULL OR id > \(cursor) ORDER BY id LIMIT \(limit)
             """
         ).rows.map(Tenant.init(row:))
     }
