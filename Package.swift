@@ -80,7 +80,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MillwrightTests",
-            dependencies: ["API", "Auth", "Postgres", "CurlClient", "OpenSSLSupport", "Tenancy", "DeviceRegistry"],
+            dependencies: [
+                "API", "Auth", "Postgres", "CurlClient", "OpenSSLSupport", "Tenancy", "DeviceRegistry",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -12,6 +12,7 @@ state=$(mktemp -d /tmp/millwright-test.XXXXXX)
 chmod 755 "$state"
 db_port=${MILLWRIGHT_TEST_DB_PORT:-54339}
 cleanup() {
+    [[ -n "${server_pid:-}" ]] && kill "$server_pid" 2>/dev/null || true
     [[ -n "${issuer_pid:-}" ]] && kill "$issuer_pid" 2>/dev/null || true
     scripts/dev-db.sh stop "$state/pg" || true
     rm -rf "$state"
@@ -29,4 +30,19 @@ export MILLWRIGHT_TEST_OWNER_DATABASE_URL="postgresql://millwright_owner@127.0.0
 export MILLWRIGHT_TEST_ISSUER_BASE="http://127.0.0.1:$(cat "$state/issuer.port")"
 
 swift build --build-tests
+
+# The contract: schemathesis against the service as it runs for real.
+export MILLWRIGHT_DATABASE_URL=$MILLWRIGHT_TEST_DATABASE_URL
+export MILLWRIGHT_MIGRATION_DATABASE_URL=$MILLWRIGHT_TEST_OWNER_DATABASE_URL
+export MILLWRIGHT_OIDC_ISSUERS="$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
+export MILLWRIGHT_OIDC_ALLOW_HTTP=true MILLWRIGHT_MIGRATE_ON_START=true MILLWRIGHT_LOG_LEVEL=warning
+export MILLWRIGHT_PORT=${MILLWRIGHT_TEST_PORT:-18080}
+"$(swift build --show-bin-path)/millwright" serve 2>"$state/serve.log" &
+server_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MILLWRIGHT_PORT/readyz" >/dev/null && break; sleep 0.1; done
+scripts/schemathesis.sh "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
+kill -TERM "$server_pid"
+wait "$server_pid"
+
+# Last, so that its summary closes the output.
 swift test --skip-build "$@"

@@ -22,6 +22,12 @@ enum RequestInput {
         guard let value = JSONValue.parse(Array(buffer.readableBytesView)) else {
             throw Problem.badRequest("malformed_json", "the body is not valid JSON")
         }
+        // PostgreSQL text cannot hold NUL: refuse it here, with where it is.
+        if let pointer = value.pointerToNUL() {
+            throw Problem.badRequest(
+                "invalid_character", "strings may not contain the NUL character (\\u0000)",
+                errors: [.init(pointer: pointer, code: "invalid_character", message: "contains \\u0000")])
+        }
         return value
     }
 

@@ -62,18 +62,18 @@ struct RouteTable: Sendable {
 
     var routes: [Route] = []
 
+    /// Among the templates that match, only the most literal ones count:
+    /// `/devices/batch` is the batch resource, not a device named "batch".
     func resolve(method: HTTPRequest.Method, path: String) -> Outcome {
         var path = path
         if path.count > 1, path.hasSuffix("/") { path.removeLast() }
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        var allowed: [HTTPRequest.Method] = []
-        for route in routes {
-            guard let parameters = route.match(segments) else { continue }
-            if route.method == method || (method == .head && route.method == .get) {
-                return .found(route, parameters)
-            }
-            allowed.append(route.method)
+        let matches = routes.compactMap { route in route.match(segments).map { (route, $0) } }
+        guard let fewest = matches.map({ $0.1.count }).min() else { return .notFound }
+        let candidates = matches.filter { $0.1.count == fewest }
+        if let found = candidates.first(where: { $0.0.method == method || (method == .head && $0.0.method == .get) }) {
+            return .found(found.0, found.1)
         }
-        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed)
+        return .methodNotAllowed(candidates.map(\.0.method))
     }
 }

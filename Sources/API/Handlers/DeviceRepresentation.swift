@@ -60,6 +60,7 @@ enum DeviceInput {
     static func readID(_ reader: inout ObjectReader) -> String? {
         guard let id = reader.string("id", required: true, maxLength: 128) else { return nil }
         if !validID(id) { reader.rule("id", "invalid_format", "must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$") }
+        if id == "batch" { reader.rule("id", "reserved", "'batch' names the batch endpoint and cannot be a device id") }
         return id
     }
 

@@ -67,6 +67,28 @@ public enum JSONValue: Sendable, Equatable, Codable {
         return String(decoding: (try? encoder.encode(self)) ?? Data("null".utf8), as: UTF8.self)
     }
 
+    /// The JSON pointer of the first string or key holding U+0000, if any.
+    func pointerToNUL(at pointer: String = "") -> String? {
+        switch self {
+        case .string(let text):
+            return text.utf8.contains(0) ? pointer : nil
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                if let found = item.pointerToNUL(at: "\(pointer)/\(index)") { return found }
+            }
+            return nil
+        case .object(let fields):
+            for (key, item) in fields.sorted(by: { $0.key < $1.key }) {
+                let escaped = key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+                if key.utf8.contains(0) { return "\(pointer)/\(escaped)" }
+                if let found = item.pointerToNUL(at: "\(pointer)/\(escaped)") { return found }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
     /// RFC 7396 JSON merge patch of `patch` onto `self`.
     public func merging(patch: JSONValue) -> JSONValue {
         guard case .object(let changes) = patch else { return patch }
