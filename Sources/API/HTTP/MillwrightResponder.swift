@@ -94,6 +94,11 @@ struct MillwrightResponder: HTTPResponder {
             return .databaseUnavailable()
         case is NIOTooManyBytesError:
             return Problem(.contentTooLarge, code: "body_too_large", detail: "the body is larger than this endpoint accepts")
+        case let error as PostgresError where error.sqlState == "23514" || error.sqlState?.hasPrefix("22") == true:
+            // A value the database refuses (CHECK constraint, bad data) that validation
+            // let through: still the client's input, so 422, but worth a look.
+            state.logger.warning("database refused a value validation accepted", metadata: ["error": "\(String(reflecting: error))"])
+            return Problem.unprocessable("a value is outside what the database accepts", errors: [])
         case let error as HTTPError where error.status == .contentTooLarge:
             return Problem(.contentTooLarge, code: "body_too_large", detail: "the body is larger than this endpoint accepts")
         case let error as HTTPError where error.status.code < 500:

@@ -76,7 +76,7 @@ enum DeviceInput {
                     reader.syntaxErrors.append(.init(pointer: pointer, code: "invalid_type", message: "expected a string, got \(value.typeName)"))
                     continue
                 }
-                if key.isEmpty || key.count > 128 || text.count > 256 || key.contains(":") {
+                if key.isEmpty || key.unicodeScalars.count > 128 || text.unicodeScalars.count > 256 || key.contains(":") {
                     reader.ruleErrors.append(.init(pointer: pointer, code: "invalid_label", message: "keys are 1-128 characters without ':', values at most 256"))
                 }
                 fields.labels[key] = text

@@ -54,7 +54,8 @@ struct ObjectReader {
         guard let value = value(key, required: required) else { return nil }
         switch value {
         case .string(let text):
-            if text.count > maxLength { rule(key, "too_long", "must be at most \(maxLength) characters") }
+            // Counted in code points, as PostgreSQL's length() counts.
+            if text.unicodeScalars.count > maxLength { rule(key, "too_long", "must be at most \(maxLength) characters") }
             return text
         case .null where nullable: return nil
         default:

@@ -1,0 +1,84 @@
+import API
+import Foundation
+import Testing
+
+/// The database goes away under a running service and comes back: requests get 503
+/// with Retry-After (never a hang or a 500), readiness says so, and the service
+/// recovers by itself.
+@Suite("Database outage")
+struct DatabaseOutageTests {
+    /// A forwarder between this test's own server and PostgreSQL, killed and restarted.
+    final class Proxy: @unchecked Sendable {
+        // @unchecked: used from one test task at a time.
+        let port: Int
+        let target: (host: String, port: Int)
+        private var process: Process?
+
+        init(target: (String, Int)) {
+            self.target = target
+            self.port = Int.random(in: 30_000...39_999)
+        }
+
+        func start() throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            let script = TestEnvironment.migrationsDirectory.deletingLastPathComponent().appendingPathComponent("dev/tcp-proxy.py")
+            process.arguments = ["python3", script.path, String(port), target.host, String(target.port)]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            _ = output.fileHandleForReading.availableData  // "ready"
+            self.process = process
+        }
+
+        func stop() {
+            // SIGKILL: the test process ignores SIGTERM (for graceful shutdown), and
+            // children inherit ignored signals.
+            if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process?.waitUntilExit()
+            process = nil
+        }
+    }
+
+    @Test("503 with Retry-After while the database is away; recovery without a restart")
+    func outage() async throws {
+        let runtime = try #require(URLComponents(string: TestEnvironment.runtimeDatabaseURL))
+        let proxy = Proxy(target: (runtime.host ?? "127.0.0.1", runtime.port ?? 5432))
+        try proxy.start()
+        defer { proxy.stop() }
+        var proxied = runtime
+        proxied.port = proxy.port
+        var configuration = TestEnvironment.configuration
+        configuration.databaseURL = try #require(proxied.string)
+        configuration.poolSize = 2
+        let server = try await TestServer.start(configuration)
+        defer { server.task.cancel() }
+        let client = TestClient(server: server)
+
+        let tenant = try await Fixtures.tenant(client)
+        let token = try await Tokens.tenantAdmin(tenant)
+        #expect(try await client.get("/api/v1/tenants/\(tenant)/devices", token: token).status == 200)
+
+        proxy.stop()
+        for _ in 0..<3 {
+            let response = try await client.get("/api/v1/tenants/\(tenant)/devices", token: token)
+            #expect(response.status == 503, "\(response.raw.text)")
+            #expect(response.code == "database_unavailable")
+            #expect(response.header("Retry-After") != nil)
+        }
+        let ready = try await client.get("/readyz", token: nil)
+        #expect(ready.status == 503)
+        #expect(ready.header("Retry-After") != nil)
+        #expect(try await client.get("/healthz", token: nil).status == 200)
+
+        try proxy.start()
+        var recovered = false
+        for _ in 0..<50 where !recovered {
+            recovered = try await client.get("/api/v1/tenants/\(tenant)/devices", token: token).status == 200
+            if !recovered { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(recovered)
+        #expect(try await client.get("/readyz", token: nil).status == 200)
+        #expect(try await client.post("/api/v1/tenants/\(tenant)/devices", token: token, json: ["id": "after-outage"]).status == 201)
+    }
+}
