@@ -78,6 +78,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Benchmarks that need the service's internals (see scripts/bench.sh).
+        .executableTarget(
+            name: "millwright-bench",
+            dependencies: ["Auth", "CurlClient", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "MillwrightTests",
             dependencies: [

@@ -1,6 +1,7 @@
 import CurlClient
 import Foundation
 import Logging
+import Synchronization
 
 /// Signing keys of every trusted issuer, fetched over libcurl (OIDC discovery, then
 /// `jwks_uri`) and kept in memory.
@@ -25,6 +26,11 @@ public actor JWKSCache {
     private let logger: Logger
     private var issuers: [String: IssuerState] = [:]
     private let clock = ContinuousClock()
+
+    /// Bumped whenever any issuer's key set changes; verified tokens remembered under an
+    /// older generation are verified again.
+    private let generationCounter = Mutex(0)
+    public nonisolated var generation: Int { generationCounter.withLock { $0 } }
 
     /// Called after every fetch with the issuer and whether it worked (for metrics).
     public var onFetch: (@Sendable (String, Bool) -> Void)?
@@ -89,6 +95,7 @@ public actor JWKSCache {
     private func fetchAndStore(_ issuer: String) async {
         do {
             let keys = try await fetchKeys(issuer)
+            if issuers[issuer]?.keys != keys { generationCounter.withLock { $0 += 1 } }
             issuers[issuer, default: IssuerState()].keys = keys
             issuers[issuer, default: IssuerState()].loaded = true
             logger.info("signing keys loaded", metadata: ["issuer": "\(issuer)", "keys": "\(keys.count)"])

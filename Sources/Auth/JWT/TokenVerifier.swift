@@ -13,6 +13,7 @@ public struct TokenVerifier: Sendable {
     public let configuration: AuthConfiguration
     public let keys: JWKSCache
     private let trustedIssuers: Set<String>
+    private let verified = VerifiedTokenCache()
     private static let supportedAlgorithms: Set<String> = ["RS256", "RS384", "RS512", "ES256", "ES384"]
 
     public init(configuration: AuthConfiguration, keys: JWKSCache) {
@@ -26,6 +27,21 @@ public struct TokenVerifier: Sendable {
         guard token.utf8.count <= configuration.maxTokenBytes else {
             throw .invalid("token_too_large", "the token is longer than \(configuration.maxTokenBytes) bytes")
         }
+        let digest = VerifiedTokenCache.Digest(token)
+        let seconds = now.timeIntervalSince1970
+        let generation = keys.generation
+        if let principal = verified.lookup(digest, now: seconds, leeway: configuration.leeway, keyGeneration: generation) {
+            return principal
+        }
+        let (principal, expiresAt) = try await verifyFully(token, now: seconds)
+        verified.store(
+            digest, .init(principal: principal, expiresAt: expiresAt, keyGeneration: generation), now: seconds,
+            leeway: configuration.leeway)
+        return principal
+    }
+
+    /// Every check, without the cache. Returns the principal and the token's `exp`.
+    private func verifyFully(_ token: String, now: Double) async throws(AuthError) -> (UserPrincipal, Double) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[2].isEmpty,
             let header = Self.decodeObject(parts[0]), let claims = Self.decodeObject(parts[1])
@@ -48,11 +64,12 @@ public struct TokenVerifier: Sendable {
         guard LibJWT.signatureIsValid(token: token, pem: key.publicKey.pem) else {
             throw .invalid("bad_signature", "the token's signature does not verify")
         }
-        try checkClaims(claims, now: now.timeIntervalSince1970)
-        return principal(issuer: issuer, claims: claims)
+        let expiresAt = try checkClaims(claims, now: now)
+        return (principal(issuer: issuer, claims: claims), expiresAt)
     }
 
-    private func checkClaims(_ claims: [String: Any], now: Double) throws(AuthError) {
+    /// Checks the time, type and audience claims; returns `exp`.
+    private func checkClaims(_ claims: [String: Any], now: Double) throws(AuthError) -> Double {
         guard let exp = (claims["exp"] as? NSNumber)?.doubleValue else {
             throw .invalid("missing_expiry", "the token has no expiry (exp)")
         }
@@ -78,6 +95,7 @@ public struct TokenVerifier: Sendable {
                 throw .invalid("wrong_audience", "the token is not meant for this service (aud)")
             }
         }
+        return exp
     }
 
     private func principal(issuer: String, claims: [String: Any]) -> UserPrincipal {
