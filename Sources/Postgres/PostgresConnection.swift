@@ -10,7 +10,7 @@ import Foundation
 public final class PostgresConnection: @unchecked Sendable {
     // @unchecked: a PGconn is not thread-safe; the pool lends each connection to one
     // holder at a time, so it is never used by two threads at once.
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
 
     private init(takingOwnership handle: OpaquePointer) {
         self.handle = handle
@@ -88,7 +88,7 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    private func serverError(_ raw: OpaquePointer) -> PostgresError {
+    func serverError(_ raw: OpaquePointer) -> PostgresError {
         func field(_ code: Unicode.Scalar) -> String? {
             guard let text = PQresultErrorField(raw, Int32(UInt8(ascii: code))) else { return nil }
             return String(cString: text)

@@ -81,6 +81,33 @@ public final class PostgresPool: Sendable {
         }
     }
 
+    /// Like `withTransaction`, with `prologue` sent together with `BEGIN` in one round
+    /// trip; `body` gets the prologue's results.
+    public func withTransaction<T: Sendable>(
+        prologue: [PostgresQuery], _ body: @escaping @Sendable (PostgresConnection, [PostgresResult]) throws -> T
+    ) async throws -> T {
+        try await withConnection { connection in
+            try connection.transaction(prologue: prologue) { results in try body(connection, results) }
+        }
+    }
+
+    /// Runs `queries` as one read-only transaction in a single round trip and lets
+    /// `body` turn their results into a value (on the pool thread).
+    public func read<T: Sendable>(
+        _ queries: [PostgresQuery], _ body: @escaping @Sendable ([PostgresResult]) throws -> T
+    ) async throws -> T {
+        try await withConnection { connection in
+            let results: [PostgresResult]
+            do {
+                results = try connection.pipeline(["BEGIN READ ONLY"] + queries + ["COMMIT"])
+            } catch {
+                _ = try? connection.execute(unsafeSQL: "ROLLBACK")
+                throw error
+            }
+            return try body(Array(results.dropFirst().dropLast()))
+        }
+    }
+
     /// Connections now open, lent out and waited for (for metrics and readiness).
     public var statistics: (open: Int, idle: Int, waiting: Int) {
         state.withLock { ($0.open, $0.idle.count, $0.waiters.count) }
@@ -216,6 +243,26 @@ public final class PostgresPool: Sendable {
 }
 
 extension PostgresConnection {
+    /// Runs `body` after `BEGIN` and `prologue` (sent in one round trip), then commits;
+    /// rolls back if anything throws.
+    public func transaction<T>(prologue: [PostgresQuery], _ body: ([PostgresResult]) throws -> T) throws -> T {
+        let results: [PostgresResult]
+        do {
+            results = try pipeline(["BEGIN"] + prologue)
+        } catch {
+            _ = try? execute(unsafeSQL: "ROLLBACK")
+            throw error
+        }
+        do {
+            let value = try body(Array(results.dropFirst()))
+            try execute(unsafeSQL: "COMMIT")
+            return value
+        } catch {
+            _ = try? execute(unsafeSQL: "ROLLBACK")
+            throw error
+        }
+    }
+
     /// Runs `body` between `BEGIN` and `COMMIT`, rolling back if it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute(unsafeSQL: "BEGIN")

@@ -19,10 +19,33 @@ public struct TenantDatabase: Sendable {
     public func withTenant<T: Sendable>(
         _ tenant: TenantID, _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
-        try await pool.withTransaction { connection in
-            try connection.query("SELECT set_config('millwright.tenant_id', \(tenant.rawValue), true)")
-            return try body(connection)
+        try await pool.withTransaction(prologue: [Self.scope(tenant)]) { connection, _ in
+            try body(connection)
         }
+    }
+
+    /// Like `withTenant`, with `prologue` sent with `BEGIN` and the scope in one round
+    /// trip; `body` gets the prologue's results.
+    public func withTenant<T: Sendable>(
+        _ tenant: TenantID, prologue: [PostgresQuery],
+        _ body: @escaping @Sendable (PostgresConnection, [PostgresResult]) throws -> T
+    ) async throws -> T {
+        try await pool.withTransaction(prologue: [Self.scope(tenant)] + prologue) { connection, results in
+            try body(connection, Array(results.dropFirst()))
+        }
+    }
+
+    /// Runs `queries` in one read-only transaction scoped to `tenant`, in a single
+    /// round trip, and lets `body` read their results.
+    public func read<T: Sendable>(
+        _ tenant: TenantID, _ queries: [PostgresQuery], _ body: @escaping @Sendable ([PostgresResult]) throws -> T
+    ) async throws -> T {
+        try await pool.read([Self.scope(tenant)] + queries) { results in try body(Array(results.dropFirst())) }
+    }
+
+    /// The statement that scopes a transaction to a tenant.
+    static func scope(_ tenant: TenantID) -> PostgresQuery {
+        "SELECT set_config('millwright.tenant_id', \(tenant.rawValue), true)"
     }
 
     /// Runs `body` in a transaction that may manage tenants themselves (not their devices).

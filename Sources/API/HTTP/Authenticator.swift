@@ -20,12 +20,16 @@ struct Authenticator: Sendable {
     }
 
     /// The credential of `Bearer <x>` or `Token <x>` (InfluxDB clients' scheme).
+    /// Works on the UTF-8 bytes: it runs on every request, over tokens of ~1 KiB.
     static func credential(from header: String) -> String? {
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2 else { return nil }
-        let scheme = parts[0].lowercased()
-        guard scheme == "bearer" || scheme == "token" else { return nil }
-        let value = parts[1].trimmingCharacters(in: .whitespaces)
-        return value.isEmpty ? nil : value
+        let bytes = header.utf8
+        guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+        let scheme = bytes[..<space]
+        guard scheme.elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }) || scheme.elementsEqual("token".utf8, by: { $0 | 0x20 == $1 })
+        else { return nil }
+        var value = bytes[bytes.index(after: space)...]
+        while value.first == UInt8(ascii: " ") || value.first == UInt8(ascii: "\t") { value = value.dropFirst() }
+        while value.last == UInt8(ascii: " ") || value.last == UInt8(ascii: "\t") { value = value.dropLast() }
+        return value.isEmpty ? nil : String(decoding: value, as: UTF8.self)
     }
 }

@@ -60,14 +60,33 @@ extension TenantDatabase {
         _ tenant: TenantID, state: RequestState, _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         let platformAdmin = state.isPlatformAdmin
-        return try await withTenant(tenant) { db in
-            guard let status = try db.query("SELECT status FROM millwright.tenants WHERE id = \(tenant.rawValue)").first else {
-                throw RegistryError(.notFound, "no tenant \(tenant)")
-            }
-            if try status.decode(0, as: String.self) == "suspended" && !platformAdmin {
-                throw RegistryError(.tenantSuspended, "tenant \(tenant) is suspended")
-            }
+        return try await withTenant(tenant, prologue: [Self.statusQuery(tenant)]) { db, results in
+            try Self.checkStatus(results[0], tenant: tenant, platformAdmin: platformAdmin)
             return try body(db)
+        }
+    }
+
+    /// A read-only request in one round trip: the tenant's status and `queries`,
+    /// checked as `withActiveTenant` does; `body` gets the queries' results.
+    func readActiveTenant<T: Sendable>(
+        _ tenant: TenantID, state: RequestState, _ queries: [PostgresQuery],
+        _ body: @escaping @Sendable ([PostgresResult]) throws -> T
+    ) async throws -> T {
+        let platformAdmin = state.isPlatformAdmin
+        return try await read(tenant, [Self.statusQuery(tenant)] + queries) { results in
+            try Self.checkStatus(results[0], tenant: tenant, platformAdmin: platformAdmin)
+            return try body(Array(results.dropFirst()))
+        }
+    }
+
+    private static func statusQuery(_ tenant: TenantID) -> PostgresQuery {
+        "SELECT status FROM millwright.tenants WHERE id = \(tenant.rawValue)"
+    }
+
+    private static func checkStatus(_ result: PostgresResult, tenant: TenantID, platformAdmin: Bool) throws {
+        guard let status = result.first else { throw RegistryError(.notFound, "no tenant \(tenant)") }
+        if try status.decode(0, as: String.self) == "suspended" && !platformAdmin {
+            throw RegistryError(.tenantSuspended, "tenant \(tenant) is suspended")
         }
     }
 }

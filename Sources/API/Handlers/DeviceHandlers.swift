@@ -102,8 +102,9 @@ struct DeviceHandlers: Sendable {
             }
             filter.status = status
         }
-        let devices = try await database.withActiveTenant(tenant, state: state) { [filter] db in
-            try DeviceStore.list(filter: filter, after: page.after, limit: page.limit, on: db)
+        let query = try DeviceStore.listQuery(filter: filter, after: page.after, limit: page.limit)
+        let devices = try await database.readActiveTenant(tenant, state: state, [query]) { results in
+            try DeviceStore.devices(from: results[0])
         }
         let next = RequestInput.cursor(after: devices.last?.id, pageFull: devices.count == page.limit)
         return try JSONResponse.make(.ok, Page(items: devices.map(DeviceBody.init), nextCursor: next))
@@ -112,8 +113,8 @@ struct DeviceHandlers: Sendable {
     private func read(_ request: Request, _ state: RequestState) async throws -> Response {
         let tenant = try state.tenant(minimum: .viewer)
         let id = state.parameter("device")
-        let device = try await database.withActiveTenant(tenant, state: state) { db in
-            guard let device = try DeviceStore.find(id, on: db) else { throw RegistryError(.notFound, "no device \(id)") }
+        let device = try await database.readActiveTenant(tenant, state: state, [DeviceStore.findQuery(id)]) { results in
+            guard let device = try DeviceStore.device(from: results[0]) else { throw RegistryError(.notFound, "no device \(id)") }
             return device
         }
         return try JSONResponse.conditional(request, DeviceBody(device: device))

@@ -118,9 +118,10 @@ struct SensorHandlers: Sendable {
         let tenant = try state.tenant(minimum: .viewer)
         let device = state.parameter("device")
         let page = try RequestInput.page(request)
-        let sensors = try await database.withActiveTenant(tenant, state: state) { db in
-            guard try DeviceStore.find(device, on: db) != nil else { throw RegistryError(.notFound, "no device \(device)") }
-            return try SensorStore.list(device: device, after: page.after, limit: page.limit, on: db)
+        let queries = [DeviceStore.findQuery(device), SensorStore.listQuery(device: device, after: page.after, limit: page.limit)]
+        let sensors = try await database.readActiveTenant(tenant, state: state, queries) { results in
+            guard try DeviceStore.device(from: results[0]) != nil else { throw RegistryError(.notFound, "no device \(device)") }
+            return try SensorStore.sensors(from: results[1])
         }
         let next = RequestInput.cursor(after: sensors.last?.key, pageFull: sensors.count == page.limit)
         return try JSONResponse.make(.ok, Page(items: sensors.map(SensorBody.init), nextCursor: next))
@@ -129,8 +130,8 @@ struct SensorHandlers: Sendable {
     private func read(_ request: Request, _ state: RequestState) async throws -> Response {
         let tenant = try state.tenant(minimum: .viewer)
         let (device, key) = (state.parameter("device"), state.parameter("sensor"))
-        let sensor = try await database.withActiveTenant(tenant, state: state) { db in
-            guard let sensor = try SensorStore.find(device: device, key: key, on: db) else {
+        let sensor = try await database.readActiveTenant(tenant, state: state, [SensorStore.findQuery(device: device, key: key)]) { results in
+            guard let sensor = try SensorStore.sensor(from: results[0]) else {
                 throw RegistryError(.notFound, "no sensor \(key) on device \(device)")
             }
             return sensor

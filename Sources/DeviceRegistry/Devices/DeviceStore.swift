@@ -41,22 +41,39 @@ public enum DeviceStore {
     }
 
     public static func find(_ id: String, on db: PostgresConnection, forUpdate: Bool = false) throws -> Device? {
-        try db.query(
-            "SELECT \(unsafeSQL: Device.columns) FROM millwright.devices WHERE id = \(id) \(unsafeSQL: forUpdate ? "FOR UPDATE" : "")"
-        ).first.map(Device.init(row:))
+        var query = findQuery(id)
+        if forUpdate { query.sql += " FOR UPDATE" }
+        return try device(from: db.query(query))
+    }
+
+    /// The statement `find` runs, for pipelining with others.
+    public static func findQuery(_ id: String) -> PostgresQuery {
+        "SELECT \(unsafeSQL: Device.columns) FROM millwright.devices WHERE id = \(id)"
+    }
+
+    /// The device in a result of `findQuery`, if any.
+    public static func device(from result: PostgresResult) throws -> Device? {
+        try result.first.map(Device.init(row:))
     }
 
     /// Devices ordered by id after `cursor`, filtered.
     public static func list(filter: DeviceFilter, after cursor: String?, limit: Int, on db: PostgresConnection) throws -> [Device] {
+        try devices(from: db.query(listQuery(filter: filter, after: cursor, limit: limit)))
+    }
+
+    /// The statement `list` runs, for pipelining with others.
+    public static func listQuery(filter: DeviceFilter, after cursor: String?, limit: Int) throws -> PostgresQuery {
         let labels = String(decoding: try JSONEncoder().encode(filter.labels), as: UTF8.self)
-        return try db.query(
-            """
+        return """
             SELECT * FROM (SELECT \(unsafeSQL: Device.columns) FROM millwright.devices
                            WHERE (\(cursor)::text IS NULL OR id > \(cursor)) AND labels @> \(labels)::jsonb) d
             WHERE \(filter.status?.rawValue)::text IS NULL OR d.status = \(filter.status?.rawValue)
             ORDER BY id LIMIT \(limit)
             """
-        ).rows.map(Device.init(row:))
+    }
+
+    public static func devices(from result: PostgresResult) throws -> [Device] {
+        try result.rows.map(Device.init(row:))
     }
 
     public static func update(_ id: String, _ fields: DeviceFields, on db: PostgresConnection) throws -> Device {

@@ -37,19 +37,33 @@ public enum SensorStore {
     }
 
     public static func find(device: String, key: String, on db: PostgresConnection) throws -> Sensor? {
-        try db.query(
-            "SELECT \(unsafeSQL: Sensor.columns) FROM millwright.sensors WHERE device_id = \(device) AND key = \(key)"
-        ).first.map(Sensor.init(row:))
+        try sensor(from: db.query(findQuery(device: device, key: key)))
+    }
+
+    /// The statement `find` runs, for pipelining with others.
+    public static func findQuery(device: String, key: String) -> PostgresQuery {
+        "SELECT \(unsafeSQL: Sensor.columns) FROM millwright.sensors WHERE device_id = \(device) AND key = \(key)"
+    }
+
+    public static func sensor(from result: PostgresResult) throws -> Sensor? {
+        try result.first.map(Sensor.init(row:))
     }
 
     public static func list(device: String, after cursor: String?, limit: Int, on db: PostgresConnection) throws -> [Sensor] {
-        try db.query(
-            """
-            SELECT \(unsafeSQL: Sensor.columns) FROM millwright.sensors
-            WHERE device_id = \(device) AND (\(cursor)::text IS NULL OR key > \(cursor))
-            ORDER BY key LIMIT \(limit)
-            """
-        ).rows.map(Sensor.init(row:))
+        try sensors(from: db.query(listQuery(device: device, after: cursor, limit: limit)))
+    }
+
+    /// The statement `list` runs, for pipelining with others.
+    public static func listQuery(device: String, after cursor: String?, limit: Int) -> PostgresQuery {
+        """
+        SELECT \(unsafeSQL: Sensor.columns) FROM millwright.sensors
+        WHERE device_id = \(device) AND (\(cursor)::text IS NULL OR key > \(cursor))
+        ORDER BY key LIMIT \(limit)
+        """
+    }
+
+    public static func sensors(from result: PostgresResult) throws -> [Sensor] {
+        try result.rows.map(Sensor.init(row:))
     }
 
     public static func update(device: String, key: String, _ fields: SensorFields, on db: PostgresConnection) throws -> Sensor {

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Benchmarks the registry API on this machine, with the database, the service and
+# the load generators all on it. Prints the figures; BENCHMARKS.md records them.
+#
+#   scripts/bench.sh            (about 2 minutes after the release build)
+#
+# - token verification: first sight and seen-before cost per token (millwright-bench)
+# - GET /devices/{id} at a fixed 1,000 requests/s (hey), with a token on every request
+# - GET /devices/{id} and POST /devices at full load (wrk, 16 connections)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+for tool in wrk hey; do
+    command -v "$tool" >/dev/null || { apt-get install -y -qq "$tool" >/dev/null 2>&1 || sudo apt-get install -y -qq "$tool"; }
+done
+duration=${BENCH_DURATION:-15}
+
+state=$(mktemp -d /tmp/millwright-bench.XXXXXX)
+chmod 755 "$state"
+db_port=${BENCH_DB_PORT:-54359}
+port=${BENCH_PORT:-18090}
+cleanup() {
+    [[ -n "${server_pid:-}" ]] && kill "$server_pid" 2>/dev/null || true
+    [[ -n "${issuer_pid:-}" ]] && kill "$issuer_pid" 2>/dev/null || true
+    scripts/dev-db.sh stop "$state/pg" || true
+    rm -rf "$state"
+}
+trap cleanup EXIT
+
+swift build -c release --product millwright >&2
+swift build -c release --product millwright-bench >&2
+bin=$(swift build -c release --show-bin-path)
+
+scripts/dev-db.sh start "$state/pg" "$db_port" >/dev/null
+python3 dev/issuer.py --port 0 --port-file "$state/issuer.port" 2>/dev/null &
+issuer_pid=$!
+for _ in $(seq 50); do [[ -s "$state/issuer.port" ]] && break; sleep 0.1; done
+issuer="http://127.0.0.1:$(cat "$state/issuer.port")/realms/millwright"
+
+MILLWRIGHT_DATABASE_URL="postgresql://millwright_app@127.0.0.1:$db_port/millwright" \
+MILLWRIGHT_MIGRATION_DATABASE_URL="postgresql://millwright_owner@127.0.0.1:$db_port/millwright" \
+MILLWRIGHT_OIDC_ISSUERS="$issuer" MILLWRIGHT_OIDC_ALLOW_HTTP=true MILLWRIGHT_MIGRATE_ON_START=true \
+MILLWRIGHT_LOG_LEVEL=warning MILLWRIGHT_PORT=$port \
+    "$bin/millwright" serve 2>"$state/serve.log" &
+server_pid=$!
+base="http://127.0.0.1:$port"
+for _ in $(seq 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
+
+token() { curl -sf "$issuer/token?roles=$1${2:+&tenant=$2}&ttl=7200" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'; }
+admin=$(token platform-admin)
+curl -sf -o /dev/null -X POST "$base/api/v1/tenants" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+    -d '{"id": "bench", "name": "Bench", "device_limit": 10000000}'
+tenant_admin=$(token tenant-admin bench)
+python3 - "$base" "$tenant_admin" <<'PY'
+import json, sys, urllib.request
+base, token = sys.argv[1], sys.argv[2]
+devices = [{"id": f"dev-{i:03d}", "labels": {"line": "A" if i % 2 else "B"},
+            "sensors": [{"key": f"s{j}", "kind": "number"} for j in range(10)]} for i in range(100)]
+request = urllib.request.Request(f"{base}/api/v1/tenants/bench/devices/batch", data=json.dumps({"devices": devices}).encode(),
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+urllib.request.urlopen(request).read()
+PY
+
+echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "== token verification (millwright-bench)"
+"$bin/millwright-bench" "$issuer" 200000 2>/dev/null
+
+url="$base/api/v1/tenants/bench/devices/dev-042"
+curl -sf -o /dev/null "$url" -H "Authorization: Bearer $tenant_admin"
+echo "== GET /devices/{id} at a fixed 1,000 requests/s for ${duration}s (hey -c 4 -q 250)"
+hey -z "${duration}s" -c 4 -q 250 -H "Authorization: Bearer $tenant_admin" "$url" >"$state/hey.txt"
+awk '/Requests\/sec/ {print "requests/s: " $2} / 50% in/ {printf "p50: %.2f ms\n", $3 * 1000} / 99% in/ {printf "p99: %.2f ms\n", $3 * 1000}' "$state/hey.txt"
+grep -E "^\s+\[[0-9]+\]" "$state/hey.txt" | sed 's/^/status /'
+
+echo "== GET /devices/{id} at full load for ${duration}s (wrk -t2 -c16)"
+if [[ -n "${BENCH_PROFILE:-}" ]]; then  # where the service's time goes, under this load
+    perf record -F 999 -g -p "$server_pid" -o "$BENCH_PROFILE" -- sleep "$duration" >/dev/null 2>&1 &
+    perf_pid=$!
+fi
+wrk -t2 -c16 -d"${duration}s" --latency -H "Authorization: Bearer $tenant_admin" "$url" >"$state/wrk-get.txt"
+[[ -n "${perf_pid:-}" ]] && wait "$perf_pid"
+awk '/Requests\/sec/ {print "requests/s: " $2} /^ +50%/ {print "p50: " $2} /^ +99%/ {print "p99: " $2} /Non-2xx/ {print}' "$state/wrk-get.txt"
+
+echo "== POST /devices at full load for ${duration}s (wrk -t2 -c16, a new device per request)"
+wrk -t2 -c16 -d"${duration}s" --latency -s bench/post-device.lua -H "Authorization: Bearer $tenant_admin" \
+    "$base/api/v1/tenants/bench/devices" >"$state/wrk-post.txt"
+awk '/Requests\/sec/ {print "requests/s: " $2} /^ +50%/ {print "p50: " $2} /^ +99%/ {print "p99: " $2} /non-2xx/ {print}' "$state/wrk-post.txt"
+
+echo "== service memory: $(ps -o rss= -p "$server_pid" | awk '{printf "%.0f MiB RSS", $1 / 1024}')"
