@@ -83,7 +83,7 @@ wrk -t2 -c16 -d"${duration}s" --latency -H "Authorization: Bearer $tenant_admin"
 awk '/Requests\/sec/ {print "requests/s: " $2} /^ +50%/ {print "p50: " $2} /^ +99%/ {print "p99: " $2} /Non-2xx/ {print}' "$state/wrk-get.txt"
 
 echo "== POST /devices at full load for ${duration}s (wrk -t2 -c16, a new device per request)"
-wrk -t2 -c16 -d"${duration}s" --latency -s bench/post-device.lua -H "Authorization: Bearer $tenant_admin" \
+BENCH_TOKEN=$tenant_admin wrk -t2 -c16 -d"${duration}s" --latency -s bench/post-device.lua \
     "$base/api/v1/tenants/bench/devices" >"$state/wrk-post.txt"
 awk '/Requests\/sec/ {print "requests/s: " $2} /^ +50%/ {print "p50: " $2} /^ +99%/ {print "p99: " $2} /non-2xx/ {print}' "$state/wrk-post.txt"
 

@@ -5,13 +5,20 @@ import Tenancy
 /// Devices in the database. Every function runs in a tenant-scoped transaction the
 /// caller opened; row-level security keeps it inside that tenant.
 public enum DeviceStore {
-    /// Creates devices (one or many, all or nothing) with one statement, enforcing the
-    /// tenant's device limit under a per-tenant lock.
+    /// Creates devices (one or many, all or nothing) with one statement, then checks
+    /// the tenant's device limit against its count (kept by a trigger); over the limit,
+    /// the caller's transaction rolls back.
     public static func create(
         _ devices: [(id: String, fields: DeviceFields)], tenant: TenantID, on db: PostgresConnection
     ) throws -> [Device] {
-        try lockDeviceCount(tenant, adding: devices.count, on: db)
-        let payload = try JSONSerialization.data(withJSONObject: devices.enumerated().map { n, device -> [String: Any] in
+        let created = try insert(devices, tenant: tenant, on: db)
+        try checkDeviceLimit(tenant, adding: devices.count, on: db)
+        return created
+    }
+
+    private static func insert(
+        _ devices: [(id: String, fields: DeviceFields)], tenant: TenantID, on db: PostgresConnection
+    ) throws -> [Device] {        let payload = try JSONSerialization.data(withJSONObject: devices.enumerated().map { n, device -> [String: Any] in
             let f = device.fields
             return [
                 "n": n, "id": device.id, "name": f.name ?? NSNull(), "description": f.description ?? NSNull(),
@@ -98,20 +105,19 @@ public enum DeviceStore {
         guard result.affectedRows == 1 else { throw RegistryError(.notFound, "no device \(id)") }
     }
 
-    private static func lockDeviceCount(_ tenant: TenantID, adding count: Int, on db: PostgresConnection) throws {
-        try db.query("SELECT pg_advisory_xact_lock(hashtextextended('millwright.devices/' || \(tenant.rawValue), 0))")
+    private static func checkDeviceLimit(_ tenant: TenantID, adding count: Int, on db: PostgresConnection) throws {
         let row = try db.query(
             """
-            SELECT t.device_limit, (SELECT count(*) FROM millwright.devices) FROM millwright.tenants t
-            WHERE t.id = \(tenant.rawValue)
+            SELECT c.devices, t.device_limit FROM millwright.tenant_device_counts c
+            JOIN millwright.tenants t ON t.id = c.tenant_id WHERE c.tenant_id = \(tenant.rawValue)
             """
         ).first
         guard let row else { throw RegistryError(.notFound, "no tenant \(tenant)") }
-        let limit: Int = try row.decode(0)
-        let existing: Int = try row.decode(1)
-        guard existing + count <= limit else {
+        let devices: Int = try row.decode(0)
+        let limit: Int = try row.decode(1)
+        guard devices <= limit else {
             throw RegistryError(
-                .deviceLimitReached, "the tenant may have \(limit) devices; it has \(existing) and this adds \(count)")
+                .deviceLimitReached, "the tenant may have \(limit) devices; it has \(devices - count) and this adds \(count)")
         }
     }
 }

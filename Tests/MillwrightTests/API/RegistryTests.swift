@@ -135,6 +135,27 @@ struct RegistryTests {
         let third = try await client.post("/api/v1/tenants/\(t)/devices", token: admin, json: ["id": "c"])
         #expect(third.status == 409)
         #expect(third.code == "device_limit_reached")
+        #expect(try await client.get("/api/v1/tenants/\(t)/devices/c", token: admin).status == 404)
+        // Deleting one makes room for one.
+        #expect(try await client.delete("/api/v1/tenants/\(t)/devices/a", token: admin).status == 204)
+        #expect(try await client.post("/api/v1/tenants/\(t)/devices", token: admin, json: ["id": "c"]).status == 201)
+        #expect(try await client.post("/api/v1/tenants/\(t)/devices", token: admin, json: ["id": "d"]).status == 409)
+    }
+
+    @Test("Concurrent creates never exceed the device limit")
+    func deviceLimitUnderConcurrency() async throws {
+        let client = try await TestClient.make()
+        let t = try await Fixtures.tenant(client, fields: ["device_limit": 5])
+        let admin = try await Tokens.tenantAdmin(t)
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<12 {
+                group.addTask { try await client.post("/api/v1/tenants/\(t)/devices", token: admin, json: ["id": "c\(index)"]).status }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses.filter { $0 == 201 }.count == 5)
+        #expect(statuses.filter { $0 == 409 }.count == 7)
+        #expect(try await client.get("/api/v1/tenants/\(t)/devices", token: admin).items.count == 5)
     }
 
     @Test("Batch creation is all or nothing")

@@ -41,6 +41,7 @@ struct RowLevelSecurityTests {
                     "SELECT count(*) FROM millwright.\(unsafeSQL: table) WHERE tenant_id <> \(a)").first!.decode(0)
             }
             counts["tenants"] = try db.query("SELECT count(*) FROM millwright.tenants WHERE id = \(b)").first!.decode(0)
+            counts["device counts"] = try db.query("SELECT count(*) FROM millwright.tenant_device_counts WHERE tenant_id <> \(a)").first!.decode(0)
             counts["updated"] = try db.query("UPDATE millwright.devices SET name = 'x' WHERE tenant_id = \(b)").affectedRows
             counts["deleted"] = try db.query("DELETE FROM millwright.devices WHERE tenant_id = \(b)").affectedRows
             counts["deleted keys"] = try db.query("DELETE FROM millwright.device_keys").affectedRows
@@ -54,6 +55,7 @@ struct RowLevelSecurityTests {
         #expect(counts["all sensors"] == 0)
         #expect(counts["all device_keys"] == 0)
         #expect(counts["tenants"] == 0)
+        #expect(counts["device counts"] == 0)
         #expect(counts["updated"] == 0)
         #expect(counts["deleted"] == 0)
         #expect(counts["deleted keys"] == 0)  // A has no keys; B's are invisible
