@@ -5,6 +5,7 @@
 #   scripts/bench.sh            (about 2 minutes after the release build)
 #
 # - token verification: first sight and seen-before cost per token (millwright-bench)
+# - GET /healthz at 1,000 requests/s: the floor of HTTP and load generator, same run
 # - GET /devices/{id} at a fixed 1,000 requests/s (hey), with a token on every request
 # - GET /devices/{id} and POST /devices at full load (wrk, 16 connections)
 set -euo pipefail
@@ -65,6 +66,10 @@ PY
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "== token verification (millwright-bench)"
 "$bin/millwright-bench" "$issuer" 200000 2>/dev/null
+
+echo "== baseline: GET /healthz at a fixed 1,000 requests/s for ${duration}s (no token, no database: the HTTP and load-generator floor)"
+hey -z "${duration}s" -c 4 -q 250 "$base/healthz" >"$state/hey-health.txt"
+awk '/Requests\/sec/ {print "requests/s: " $2} / 50% in/ {printf "p50: %.2f ms\n", $3 * 1000} / 99% in/ {printf "p99: %.2f ms\n", $3 * 1000}' "$state/hey-health.txt"
 
 url="$base/api/v1/tenants/bench/devices/dev-042"
 curl -sf -o /dev/null "$url" -H "Authorization: Bearer $tenant_admin"
