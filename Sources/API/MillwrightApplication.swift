@@ -29,28 +29,30 @@ public struct MillwrightApplication: Sendable {
     public static func migrate(configuration: MillwrightConfiguration, logger: Logger) async throws -> [Int] {
         let migrations = try Migration.load(directory: configuration.migrationsDirectory)
         let runner = MigrationRunner(migrations: migrations, schema: "millwright")
-        let pool = PostgresPool(
-            configuration: .init(connectionString: configuration.migrationDatabaseURL, size: 1, applicationName: "millwright-migrate"),
-            logger: logger)
-        defer { Task { await pool.shutdown() } }
-        let runtimeRole = try await runtimeRoleName(configuration)
-        return try await pool.withConnection { connection in
+        let runtimeRole = try await withSingleConnection(configuration.databaseURL, logger: logger) { $0.user }
+        return try await withSingleConnection(configuration.migrationDatabaseURL, logger: logger) { connection in
             let applied = try runner.apply(on: connection)
-            if let runtimeRole, runtimeRole != connection.user {
+            if runtimeRole != connection.user {
                 try connection.query("SELECT millwright.grant_runtime_privileges(\(runtimeRole))")
             }
             return applied.map(\.version)
         }
     }
 
-    /// The user the runtime URL connects as (asking the server, which knows defaults).
-    private static func runtimeRoleName(_ configuration: MillwrightConfiguration) async throws -> String? {
-        guard configuration.databaseURL != configuration.migrationDatabaseURL else { return nil }
+    /// Runs `body` on one connection of its own, closed afterwards.
+    private static func withSingleConnection<T: Sendable>(
+        _ url: String, logger: Logger, _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
         let pool = PostgresPool(
-            configuration: .init(connectionString: configuration.databaseURL, size: 1, applicationName: "millwright-migrate"),
-            logger: Logger(label: "millwright.migrate"))
-        defer { Task { await pool.shutdown() } }
-        return try await pool.withConnection { $0.user }
+            configuration: .init(connectionString: url, size: 1, applicationName: "millwright-migrate"), logger: logger)
+        do {
+            let value = try await pool.withConnection(body)
+            await pool.shutdown()
+            return value
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
     }
 
     /// Runs until shut down.

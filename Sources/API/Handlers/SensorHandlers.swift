@@ -146,7 +146,7 @@ struct SensorHandlers: Sendable {
         guard case .object = patch else { throw Problem.badRequest("invalid_type", "a merge patch must be a JSON object") }
         let ifMatch = request.headers[.ifMatchHeader]
         let sensor = try await database.withActiveTenant(tenant, state: state) { db in
-            guard let current = try SensorStore.find(device: device, key: key, on: db) else {
+            guard let current = try SensorStore.find(device: device, key: key, on: db, forUpdate: true) else {
                 throw RegistryError(.notFound, "no sensor \(key) on device \(device)")
             }
             guard RequestInput.ifMatchAllows(ifMatch, etag: JSONResponse.entityTag(try JSONResponse.encode(SensorBody(sensor: current)))) else {

@@ -68,7 +68,9 @@ struct TenantHandlers: Sendable {
         guard case .object = patch else { throw Problem.badRequest("invalid_type", "a merge patch must be a JSON object") }
         let ifMatch = request.headers[.ifMatchHeader]
         let tenant = try await database.withPlatform { db in
-            guard let current = try TenantStore.find(id, on: db) else { throw RegistryError(.notFound, "no tenant \(id)") }
+            guard let current = try TenantStore.find(id, on: db, forUpdate: true) else {
+                throw RegistryError(.notFound, "no tenant \(id)")
+            }
             guard RequestInput.ifMatchAllows(ifMatch, etag: JSONResponse.entityTag(try JSONResponse.encode(current))) else {
                 throw RegistryError(.preconditionFailed, "the tenant has changed since it was read (If-Match)")
             }

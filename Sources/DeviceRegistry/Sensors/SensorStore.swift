@@ -36,8 +36,11 @@ public enum SensorStore {
         }
     }
 
-    public static func find(device: String, key: String, on db: PostgresConnection) throws -> Sensor? {
-        try sensor(from: db.query(findQuery(device: device, key: key)))
+    /// The sensor; `forUpdate` locks its row until the transaction ends.
+    public static func find(device: String, key: String, on db: PostgresConnection, forUpdate: Bool = false) throws -> Sensor? {
+        var query = findQuery(device: device, key: key)
+        if forUpdate { query.sql += " FOR UPDATE" }
+        return try sensor(from: db.query(query))
     }
 
     /// The statement `find` runs, for pipelining with others.

@@ -20,9 +20,12 @@ public enum TenantStore {
         }
     }
 
-    public static func find(_ id: TenantID, on db: PostgresConnection) throws -> Tenant? {
-        try db.query("SELECT \(unsafeSQL: Tenant.columns) FROM millwright.tenants WHERE id = \(id.rawValue)")
-            .first.map(Tenant.init(row:))
+    /// The tenant; `forUpdate` locks its row until the transaction ends (for a
+    /// conditional update).
+    public static func find(_ id: TenantID, on db: PostgresConnection, forUpdate: Bool = false) throws -> Tenant? {
+        try db.query(
+            "SELECT \(unsafeSQL: Tenant.columns) FROM millwright.tenants WHERE id = \(id.rawValue) \(unsafeSQL: forUpdate ? "FOR UPDATE" : "")"
+        ).first.map(Tenant.init(row:))
     }
 
     /// Tenants ordered by id, after `cursor` (an id), at most `limit`.
