@@ -8,14 +8,18 @@ extension PostgresConnection {
     /// A request's `BEGIN`, tenant scope and reads travel together this way instead of
     /// waiting for the server between each.
     public func pipeline(_ queries: [PostgresQuery]) throws(PostgresError) -> [PostgresResult] {
+        // Statements new to this connection are prepared first (once per connection).
+        var names: [String?] = []
+        for query in queries { names.append(try preparedName(for: query)) }
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError(code: .unavailable, message: lastErrorMessage)
         }
         var sendFailed = false
-        for query in queries where !sendFailed {
+        for (query, name) in zip(queries, names) where !sendFailed {
             let count = Int32(query.binds.count)
             let sent = withOptionalCStrings(query.binds) { values in
-                PQsendQueryParams(handle, query.sql, count, nil, values, nil, nil, 0)
+                if let name { return PQsendQueryPrepared(handle, name, count, values, nil, nil, 0) }
+                return PQsendQueryParams(handle, query.sql, count, nil, values, nil, nil, 0)
             }
             sendFailed = sent != 1
         }

@@ -11,6 +11,10 @@ public final class PostgresConnection: @unchecked Sendable {
     // @unchecked: a PGconn is not thread-safe; the pool lends each connection to one
     // holder at a time, so it is never used by two threads at once.
     let handle: OpaquePointer
+    /// Statements prepared on this connection, by SQL text: each is parsed and planned
+    /// once per connection instead of on every call.
+    private var preparedNames: [String: String] = [:]
+    static let maxPreparedStatements = 512
 
     private init(takingOwnership handle: OpaquePointer) {
         self.handle = handle
@@ -62,10 +66,23 @@ public final class PostgresConnection: @unchecked Sendable {
     @discardableResult
     public func query(_ query: PostgresQuery) throws(PostgresError) -> PostgresResult {
         let count = Int32(query.binds.count)
+        let name = try preparedName(for: query)
         let raw: OpaquePointer? = withOptionalCStrings(query.binds) { values in
-            PQexecParams(handle, query.sql, count, nil, values, nil, nil, 0)
+            if let name { return PQexecPrepared(handle, name, count, values, nil, nil, 0) }
+            return PQexecParams(handle, query.sql, count, nil, values, nil, nil, 0)
         }
         return try check(raw)
+    }
+
+    /// The name of `query`'s prepared statement, preparing it on first use; nil once
+    /// this connection holds as many as it keeps (then the statement runs unprepared).
+    func preparedName(for query: PostgresQuery) throws(PostgresError) -> String? {
+        if let name = preparedNames[query.sql] { return name }
+        guard preparedNames.count < Self.maxPreparedStatements else { return nil }
+        let name = "mw\(preparedNames.count)"
+        _ = try check(PQprepare(handle, name, query.sql, Int32(query.binds.count), nil))
+        preparedNames[query.sql] = name
+        return name
     }
 
     /// Runs one or more statements without parameters (simple protocol), e.g. a
