@@ -8,7 +8,7 @@ import Logging
 struct Millwright: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "millwright",
-        abstract: "Multi-tenant backend for connected machines: device registry and metric ingestion.",
+        abstract: "Multi-tenant backend for connected machines: tenants, devices, sensors and device keys behind Keycloak identities.",
         discussion: """
             Configuration comes from environment variables:
               MILLWRIGHT_DATABASE_URL            libpq URI of the runtime role (required)
@@ -58,7 +58,7 @@ struct Serve: AsyncParsableCommand {
         do {
             try await MillwrightApplication(configuration: configuration, logger: logger).run()
         } catch {
-            logger.critical("millwright stopped", metadata: ["error": "\(error)"])
+            logger.critical("millwright stopped", metadata: ["error": "\(String(reflecting: error))"])
             throw ExitCode.failure
         }
     }
