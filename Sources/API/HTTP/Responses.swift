@@ -24,7 +24,12 @@ enum JSONResponse {
     }()
 
     static func encode(_ value: some Encodable) throws -> [UInt8] {
-        [UInt8](try encoder.encode(value))
+        if let direct = value as? any JSONBodyWriting {
+            var writer = JSONWriter()
+            direct.write(to: &writer)
+            return writer.bytes
+        }
+        return [UInt8](try encoder.encode(value))
     }
 
     static func make(

@@ -50,6 +50,57 @@ struct DeviceBody: Encodable {
     }
 }
 
+extension DeviceBody: JSONBodyWriting {
+    /// The same document as `encode(to:)`, keys sorted, written directly.
+    func write(to w: inout JSONWriter) {
+        let f = device.fields
+        w.beginObject()
+        w.key("auto_create_sensors")
+        w.bool(f.autoCreateSensors)
+        w.key("created_at")
+        w.date(device.createdAt)
+        w.key("description")
+        w.string(f.description)
+        w.key("id")
+        w.string(device.id)
+        w.key("labels")
+        w.beginObject()
+        for (name, value) in f.labels.sorted(by: { $0.key < $1.key }) {
+            w.key(name)
+            w.string(value)
+        }
+        w.endObject()
+        w.key("last_seen_at")
+        w.date(device.lastSeenAt)
+        w.key("location")
+        if let location = f.location {
+            w.beginObject()
+            w.key("latitude")
+            w.number(location.latitude)
+            w.key("longitude")
+            w.number(location.longitude)
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.key("metadata")
+        w.rawJSON(f.metadataJSON)
+        w.key("name")
+        w.string(f.name)
+        w.key("offline_after_seconds")
+        w.integer(f.offlineAfterSeconds)
+        w.key("status")
+        w.string(device.status.rawValue)
+        w.key("timezone")
+        w.string(f.timezone)
+        w.key("updated_at")
+        w.date(device.updatedAt)
+        w.key("version")
+        w.integer(device.version)
+        w.endObject()
+    }
+}
+
 /// Reads and checks device fields (create, batch and the result of a merge patch).
 enum DeviceInput {
     static let readOnly: Set<String> = ["status", "last_seen_at", "created_at", "updated_at", "version"]

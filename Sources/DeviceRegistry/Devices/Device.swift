@@ -60,7 +60,7 @@ public struct Device: Sendable, Equatable {
         fields.name = try row.decode(1, as: String?.self)
         fields.description = try row.decode(2, as: String?.self)
         let labels: String = try row.decode(3)
-        fields.labels = (try? JSONDecoder().decode([String: String].self, from: Data(labels.utf8))) ?? [:]
+        fields.labels = (try? JSONSerialization.jsonObject(with: Data(labels.utf8))) as? [String: String] ?? [:]
         fields.timezone = try row.decode(4)
         if let latitude = try row.decode(5, as: Double?.self), let longitude = try row.decode(6, as: Double?.self) {
             fields.location = Location(latitude: latitude, longitude: longitude)

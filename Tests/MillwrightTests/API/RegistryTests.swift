@@ -55,7 +55,7 @@ struct RegistryTests {
         let admin = try await Tokens.tenantAdmin(t)
         let base = "/api/v1/tenants/\(t)/devices"
         let created = try await client.post(base, token: admin, json: [
-            "id": "press:01", "name": "Press 1", "labels": ["line": "A", "site": "north"], "timezone": "Europe/Berlin",
+            "id": "press:01", "name": "Press \"1\"\n\u{1}ü", "labels": ["line": "A", "site": "north"], "timezone": "Europe/Berlin",
             "location": ["latitude": 52.5, "longitude": 13.4], "metadata": ["vendor": ["name": "Acme", "year": 2019]],
             "offline_after_seconds": 60, "auto_create_sensors": false,
         ])
@@ -68,6 +68,12 @@ struct RegistryTests {
 
         let read = try await client.get("\(base)/press:01", token: admin)
         #expect(read.status == 200)
+        // The device read (written directly) and the list (JSONEncoder) say the same thing.
+        let listed = try #require(try await client.get(base, token: admin).items.first)
+        func canonical(_ object: Any) throws -> Data { try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) }
+        #expect(try canonical(read.json) == canonical(listed))
+        #expect(try canonical(read.json["metadata"] ?? [:]) == canonical(["vendor": ["name": "Acme", "year": 2019]]))
+        #expect(read.json["name"] as? String == "Press \"1\"\n\u{1}ü")
         let etag = try #require(read.header("ETag"))
         #expect(read.header("ETag") == created.header("ETag"))
         let notModified = try await client.get("\(base)/press:01", token: admin, headers: [("If-None-Match", etag)])
