@@ -29,6 +29,9 @@ export MILLWRIGHT_TEST_DATABASE_URL="postgresql://millwright_app@127.0.0.1:$db_p
 export MILLWRIGHT_TEST_OWNER_DATABASE_URL="postgresql://millwright_owner@127.0.0.1:$db_port/millwright"
 export MILLWRIGHT_TEST_ISSUER_BASE="http://127.0.0.1:$(cat "$state/issuer.port")"
 
+# Formatting is mechanical (.swift-format); a difference fails the run.
+swift format lint --strict -r Sources Tests Package.swift
+
 swift build --build-tests
 
 # The contract: schemathesis against the service as it runs for real.

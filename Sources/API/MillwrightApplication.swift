@@ -108,7 +108,9 @@ public struct MillwrightApplication: Sendable {
                 FROM pg_roles r WHERE r.rolname = current_user
                 """
             ).first
-            let flags = try row.map { (try $0.decode(0, as: Bool.self), try $0.decode(1, as: Bool.self), try $0.decode(2, as: Bool.self)) }
+            let flags = try row.map {
+                (try $0.decode(0, as: Bool.self), try $0.decode(1, as: Bool.self), try $0.decode(2, as: Bool.self))
+            }
             return (pending.map(\.version), flags)
         }
         guard pending.isEmpty else {

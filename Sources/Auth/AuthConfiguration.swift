@@ -23,7 +23,10 @@ public struct AuthConfiguration: Sendable {
     /// Largest discovery or JWKS document accepted. Default 1 MiB.
     public var maxDocumentBytes: Int = 1 << 20
 
-    public init(issuers: [String], audience: String? = nil, clientID: String? = nil, tenantClaim: String = "tenant", allowHTTP: Bool = false) {
+    public init(
+        issuers: [String], audience: String? = nil, clientID: String? = nil, tenantClaim: String = "tenant",
+        allowHTTP: Bool = false
+    ) {
         self.issuers = issuers
         self.audience = audience
         self.clientID = clientID

@@ -1,6 +1,6 @@
-import Foundation
 internal import CCurlShims
 internal import CLibCurl
+import Foundation
 
 /// `curl_global_init` runs once, before the first handle is made.
 private let curlGlobalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
@@ -36,7 +36,8 @@ final class CurlEasyHandle {
         // "Expect: 100-continue" costs a round trip on every upload: turn it off.
         headerList = curl_slist_append(headerList, "Expect:")
 
-        let timeoutMS = Int(request.timeout.components.seconds * 1000)
+        let timeoutMS =
+            Int(request.timeout.components.seconds * 1000)
             + Int(request.timeout.components.attoseconds / 1_000_000_000_000_000)
         var code = CURLE_OK
         func set(_ result: CURLcode) { if code == CURLE_OK { code = result } }
@@ -55,11 +56,13 @@ final class CurlEasyHandle {
         }
         if let body = request.body {
             set(mw_curl_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
-            set(body.withUnsafeBytes { bytes in
-                // COPYPOSTFIELDS copies the bytes, so the buffer need not outlive this call.
-                mw_curl_setopt_pointer(
-                    handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)))
-            })
+            set(
+                body.withUnsafeBytes { bytes in
+                    // COPYPOSTFIELDS copies the bytes, so the buffer need not outlive this call.
+                    mw_curl_setopt_pointer(
+                        handle, CURLOPT_COPYPOSTFIELDS,
+                        UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)))
+                })
         }
         let context = Unmanaged.passRetained(sink)
         defer { context.release() }
@@ -108,7 +111,9 @@ private final class ResponseSink {
     }
 }
 
-private func curlWriteBody(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
+private func curlWriteBody(
+    _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+) -> Int {
     guard let data, let context else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
@@ -122,7 +127,9 @@ private func curlWriteBody(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ 
     return length
 }
 
-private func curlWriteHeader(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
+private func curlWriteHeader(
+    _ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+) -> Int {
     guard let data, let context else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
     let length = size * count

@@ -15,7 +15,9 @@ public enum Base64URL {
         var index = 0
         while index + 3 <= input.count {
             let n = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
-            output += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            output += [
+                alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)],
+            ]
             index += 3
         }
         switch input.count - index {
@@ -34,7 +36,8 @@ public enum Base64URL {
     /// Decodes; nil on characters outside the alphabet, padding, or an impossible length.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
         var result: [UInt8]? = []
-        text.utf8.withContiguousStorageIfAvailable { result = decode(bytes: $0) } ?? { result = decode(bytes: Array(text.utf8)) }()
+        text.utf8.withContiguousStorageIfAvailable { result = decode(bytes: $0) }
+            ?? { result = decode(bytes: Array(text.utf8)) }()
         return result
     }
 

@@ -1,5 +1,5 @@
-import Foundation
 internal import COpenSSL
+import Foundation
 
 /// A public key built from its JWK parameters and exported as PEM, the form libjwt
 /// takes. OpenSSL checks the parameters while building it.
@@ -25,11 +25,12 @@ public struct PublicKeyPEM: Sendable, Equatable {
 
     /// An EC key on P-256 or P-384 from its affine coordinates.
     public static func ec(curve: KeyType, x: [UInt8], y: [UInt8]) throws(OpenSSLError) -> PublicKeyPEM {
-        let (group, size): (String, Int) = switch curve {
-        case .ecP256: ("prime256v1", 32)
-        case .ecP384: ("secp384r1", 48)
-        case .rsa: ("", 0)
-        }
+        let (group, size): (String, Int) =
+            switch curve {
+            case .ecP256: ("prime256v1", 32)
+            case .ecP384: ("secp384r1", 48)
+            case .rsa: ("", 0)
+            }
         guard size > 0, x.count == size, y.count == size else {
             throw OpenSSLError(operation: "EC key", reason: "coordinates do not fit \(curve.rawValue)")
         }

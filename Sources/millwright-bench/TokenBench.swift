@@ -40,21 +40,32 @@ struct TokenBench {
             let cold = try await clock.measure {
                 for token in fresh.dropFirst() { _ = try await verifier.verify(token) }
             }
-            print(String(format: "token verification %@, first sight: %.1f µs per token (%d tokens)", alg, microseconds(cold) / Double(fresh.count - 1), fresh.count - 1))
+            print(
+                String(
+                    format: "token verification %@, first sight: %.1f µs per token (%d tokens)", alg,
+                    microseconds(cold) / Double(fresh.count - 1), fresh.count - 1))
             // The same token again, as a client sends it on every request.
             let token = fresh[0]
             let warm = try await clock.measure {
                 for _ in 0..<iterations { _ = try await verifier.verify(token) }
             }
-            print(String(format: "token verification %@, seen before: %.2f µs per token (%d iterations)", alg, microseconds(warm) / Double(iterations), iterations))
+            print(
+                String(
+                    format: "token verification %@, seen before: %.2f µs per token (%d iterations)", alg,
+                    microseconds(warm) / Double(iterations), iterations))
         }
     }
 
     static func mint(issuer: String, alg: String, subject: String) async throws -> String {
-        let body = try JSONSerialization.data(withJSONObject: ["alg": alg, "claims": ["sub": subject, "realm_access": ["roles": ["viewer"]], "tenant": "bench"]])
+        let body = try JSONSerialization.data(withJSONObject: [
+            "alg": alg, "claims": ["sub": subject, "realm_access": ["roles": ["viewer"]], "tenant": "bench"],
+        ])
         let response = try await CurlHTTPClient().perform(
-            HTTPClientRequest(url: issuer + "/mint", method: "POST", headers: [("Content-Type", "application/json")], body: [UInt8](body)))
-        guard let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], let token = object["token"] as? String else {
+            HTTPClientRequest(
+                url: issuer + "/mint", method: "POST", headers: [("Content-Type", "application/json")], body: [UInt8](body)))
+        guard let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+            let token = object["token"] as? String
+        else {
             throw CocoaError(.fileReadUnknown)
         }
         return token

@@ -8,7 +8,8 @@ import Logging
 struct Millwright: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "millwright",
-        abstract: "Multi-tenant backend for connected machines: tenants, devices, sensors and device keys behind Keycloak identities.",
+        abstract:
+            "Multi-tenant backend for connected machines: tenants, devices, sensors and device keys behind Keycloak identities.",
         discussion: """
             Configuration comes from environment variables:
               MILLWRIGHT_DATABASE_URL            libpq URI of the runtime role (required)
@@ -73,7 +74,8 @@ struct Migrate: AsyncParsableCommand {
         let logger = makeLogger(configuration)
         do {
             let applied = try await MillwrightApplication.migrate(configuration: configuration, logger: logger)
-            print(applied.isEmpty ? "schema is current" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
+            print(
+                applied.isEmpty ? "schema is current" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
         } catch {
             FileHandle.standardError.write(Data("millwright: migrate failed: \(error)\n".utf8))
             throw ExitCode.failure

@@ -77,7 +77,9 @@ extension MillwrightConfiguration {
         func integer(_ name: String, default fallback: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
             guard let raw = value(name) else { return fallback }
             guard let number = Int(raw), range.contains(number) else {
-                throw ConfigurationError(variable: name, problem: "must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(raw)'")
+                throw ConfigurationError(
+                    variable: name,
+                    problem: "must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(raw)'")
             }
             return number
         }
@@ -91,12 +93,14 @@ extension MillwrightConfiguration {
         }
         func databaseURI(_ name: String, _ raw: String) throws(ConfigurationError) -> String {
             guard raw.hasPrefix("postgres://") || raw.hasPrefix("postgresql://") || raw.contains("=") else {
-                throw ConfigurationError(variable: name, problem: "must be a libpq URI (postgresql://user@host:port/db) or key=value string")
+                throw ConfigurationError(
+                    variable: name, problem: "must be a libpq URI (postgresql://user@host:port/db) or key=value string")
             }
             return raw
         }
 
-        let database = try databaseURI("MILLWRIGHT_DATABASE_URL", try required("MILLWRIGHT_DATABASE_URL", "the runtime role's libpq URI"))
+        let database = try databaseURI(
+            "MILLWRIGHT_DATABASE_URL", try required("MILLWRIGHT_DATABASE_URL", "the runtime role's libpq URI"))
         let migration = try value("MILLWRIGHT_MIGRATION_DATABASE_URL").map { raw throws(ConfigurationError) in
             try databaseURI("MILLWRIGHT_MIGRATION_DATABASE_URL", raw)
         }
@@ -122,7 +126,8 @@ extension MillwrightConfiguration {
         let level = value("MILLWRIGHT_LOG_LEVEL")?.lowercased() ?? "info"
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(level) else {
-            throw ConfigurationError(variable: "MILLWRIGHT_LOG_LEVEL", problem: "must be one of \(levels.joined(separator: ", ")), got '\(level)'")
+            throw ConfigurationError(
+                variable: "MILLWRIGHT_LOG_LEVEL", problem: "must be one of \(levels.joined(separator: ", ")), got '\(level)'")
         }
         self.init(
             databaseURL: database, migrationDatabaseURL: migration,

@@ -25,7 +25,9 @@ struct Authenticator: Sendable {
         let bytes = header.utf8
         guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else { return nil }
         let scheme = bytes[..<space]
-        guard scheme.elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }) || scheme.elementsEqual("token".utf8, by: { $0 | 0x20 == $1 })
+        guard
+            scheme.elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 })
+                || scheme.elementsEqual("token".utf8, by: { $0 | 0x20 == $1 })
         else { return nil }
         var value = bytes[bytes.index(after: space)...]
         while value.first == UInt8(ascii: " ") || value.first == UInt8(ascii: "\t") { value = value.dropFirst() }

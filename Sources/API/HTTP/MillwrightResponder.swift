@@ -40,7 +40,8 @@ struct MillwrightResponder: HTTPResponder {
             "request",
             metadata: [
                 "method": "\(request.method.rawValue)", "route": "\(state.route)", "status": "\(response.status.code)",
-                "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
+                "duration_ms":
+                    "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
                 "principal": "\(state.principal.map { "\($0.kind):\($0.subject)" } ?? "-")",
             ])
         return response
@@ -52,8 +53,11 @@ struct MillwrightResponder: HTTPResponder {
             throw Problem.notFound("no route for \(request.uri.path)")
         case .methodNotAllowed(let allowed):
             var headers = HTTPFields()
-            headers[.allow] = Set(allowed.map(\.rawValue) + (allowed.contains(.get) ? ["HEAD"] : [])).sorted().joined(separator: ", ")
-            throw Problem(.methodNotAllowed, code: "method_not_allowed", detail: "\(request.method.rawValue) is not allowed here", headers: headers)
+            headers[.allow] = Set(allowed.map(\.rawValue) + (allowed.contains(.get) ? ["HEAD"] : [])).sorted().joined(
+                separator: ", ")
+            throw Problem(
+                .methodNotAllowed, code: "method_not_allowed", detail: "\(request.method.rawValue) is not allowed here",
+                headers: headers)
         case .found(let route, let parameters):
             state.route = route.template
             state.parameters = parameters
@@ -97,7 +101,8 @@ struct MillwrightResponder: HTTPResponder {
         case let error as PostgresError where error.sqlState == "23514" || error.sqlState?.hasPrefix("22") == true:
             // A value the database refuses (CHECK constraint, bad data) that validation
             // let through: still the client's input, so 422, but worth a look.
-            state.logger.warning("database refused a value validation accepted", metadata: ["error": "\(String(reflecting: error))"])
+            state.logger.warning(
+                "database refused a value validation accepted", metadata: ["error": "\(String(reflecting: error))"])
             return Problem.unprocessable("a value is outside what the database accepts", errors: [])
         case let error as HTTPError where error.status == .contentTooLarge:
             return Problem(.contentTooLarge, code: "body_too_large", detail: "the body is larger than this endpoint accepts")
@@ -129,7 +134,8 @@ extension Problem {
             self.init(.serviceUnavailable, code: "auth_unavailable", detail: error.message, headers: headers)
         } else {
             let description = error.message.replacingOccurrences(of: "\"", with: "'")
-            headers[.wwwAuthenticate] = "Bearer realm=\"millwright\", error=\"invalid_token\", error_description=\"\(description)\""
+            headers[.wwwAuthenticate] =
+                "Bearer realm=\"millwright\", error=\"invalid_token\", error_description=\"\(description)\""
             self.init(.unauthorized, code: "invalid_token", detail: error.message, headers: headers)
         }
     }

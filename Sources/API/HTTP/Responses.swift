@@ -51,7 +51,8 @@ enum JSONResponse {
     static func problem(_ problem: Problem, requestID: String) -> Response {
         var body = problem.body
         body["request_id"] = requestID
-        let bytes = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        let bytes =
+            (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         var headers = problem.headers
         headers[.contentType] = "application/problem+json"
         headers[.requestID] = requestID

@@ -40,7 +40,9 @@ extension RequestState {
             guard user.isPlatformAdmin || user.tenants.contains(tenant.rawValue) else {
                 throw Problem.notFound("no tenant \(raw)")
             }
-            guard let role = user.role(in: tenant.rawValue), role >= minimum else { throw Problem.forbidden("this needs the \(minimum.rawValue) role") }
+            guard let role = user.role(in: tenant.rawValue), role >= minimum else {
+                throw Problem.forbidden("this needs the \(minimum.rawValue) role")
+            }
             return tenant
         case nil:
             throw Problem.forbidden("not authenticated")

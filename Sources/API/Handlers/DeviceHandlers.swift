@@ -59,7 +59,9 @@ struct DeviceHandlers: Sendable {
                         var sensorReader = try ObjectReader(sensorEntry, pointer: "/devices/\(index)/sensors/\(sensorIndex)")
                         let key = SensorInput.readKey(&sensorReader)
                         let sensorFields = SensorInput.readFields(&sensorReader, current: nil)
-                        if let key, !keys.insert(key).inserted { sensorReader.rule("key", "duplicate", "appears twice on this device") }
+                        if let key, !keys.insert(key).inserted {
+                            sensorReader.rule("key", "duplicate", "appears twice on this device")
+                        }
                         sensorReader.rejectUnknown(readOnly: SensorInput.readOnly)
                         item.absorb(sensorReader)
                         if let id, let key, let sensorFields { sensors.append((id, key, sensorFields)) }

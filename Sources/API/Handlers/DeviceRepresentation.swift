@@ -124,17 +124,23 @@ enum DeviceInput {
             for (key, value) in entries.sorted(by: { $0.key < $1.key }) {
                 let pointer = reader.path("labels") + "/" + key
                 guard case .string(let text) = value else {
-                    reader.syntaxErrors.append(.init(pointer: pointer, code: "invalid_type", message: "expected a string, got \(value.typeName)"))
+                    reader.syntaxErrors.append(
+                        .init(pointer: pointer, code: "invalid_type", message: "expected a string, got \(value.typeName)"))
                     continue
                 }
                 if key.isEmpty || key.unicodeScalars.count > 128 || text.unicodeScalars.count > 256 || key.contains(":") {
-                    reader.ruleErrors.append(.init(pointer: pointer, code: "invalid_label", message: "keys are 1-128 characters without ':', values at most 256"))
+                    reader.ruleErrors.append(
+                        .init(
+                            pointer: pointer, code: "invalid_label",
+                            message: "keys are 1-128 characters without ':', values at most 256"))
                 }
                 fields.labels[key] = text
             }
         }
         if let timezone = reader.string("timezone", nullable: true, maxLength: 64) {
-            if knownTimeZones.contains(timezone) { fields.timezone = timezone } else {
+            if knownTimeZones.contains(timezone) {
+                fields.timezone = timezone
+            } else {
                 reader.rule("timezone", "invalid_timezone", "must be an IANA time zone name such as Europe/Berlin")
             }
         }
@@ -158,10 +164,16 @@ enum DeviceInput {
         guard var reader = try? ObjectReader(value, pointer: parent.path("location")) else { return nil }
         let latitude = reader.number("latitude") ?? nil
         let longitude = reader.number("longitude") ?? nil
-        if !reader.has("latitude") { reader.syntaxErrors.append(.init(pointer: reader.path("latitude"), code: "required", message: "is required")) }
-        if !reader.has("longitude") { reader.syntaxErrors.append(.init(pointer: reader.path("longitude"), code: "required", message: "is required")) }
+        if !reader.has("latitude") {
+            reader.syntaxErrors.append(.init(pointer: reader.path("latitude"), code: "required", message: "is required"))
+        }
+        if !reader.has("longitude") {
+            reader.syntaxErrors.append(.init(pointer: reader.path("longitude"), code: "required", message: "is required"))
+        }
         if let latitude, !(-90...90).contains(latitude) { reader.rule("latitude", "out_of_range", "must be from -90 to 90") }
-        if let longitude, !(-180...180).contains(longitude) { reader.rule("longitude", "out_of_range", "must be from -180 to 180") }
+        if let longitude, !(-180...180).contains(longitude) {
+            reader.rule("longitude", "out_of_range", "must be from -180 to 180")
+        }
         reader.rejectUnknown()
         parent.absorb(reader)
         guard let latitude, let longitude else { return nil }

@@ -34,7 +34,8 @@ struct HealthHandlers: Sendable {
         }
         switch pending {
         case .success(0):
-            return try JSONResponse.make(.ok, ["status": "ready", "database": "ok", "schema": "current", "storage": "postgresql"])
+            return try JSONResponse.make(
+                .ok, ["status": "ready", "database": "ok", "schema": "current", "storage": "postgresql"])
         case .success(let count):
             return try JSONResponse.make(
                 .serviceUnavailable, ["status": "not_ready", "database": "ok", "schema": "\(count) migrations pending"],
@@ -43,7 +44,8 @@ struct HealthHandlers: Sendable {
             state.logger.warning("not ready", metadata: ["error": "\(String(reflecting: error))"])
             let schema = error is MigrationError ? "\(error)" : "unknown"
             return try JSONResponse.make(
-                .serviceUnavailable, ["status": "not_ready", "database": error is MigrationError ? "ok" : "unreachable", "schema": schema],
+                .serviceUnavailable,
+                ["status": "not_ready", "database": error is MigrationError ? "ok" : "unreachable", "schema": schema],
                 headers: [.retryAfter: "5"])
         }
     }

@@ -83,7 +83,9 @@ struct KeyHandlers: Sendable {
     private func revoke(_ state: RequestState) async throws -> Response {
         let tenant = try state.tenant(minimum: .tenantAdmin)
         let (device, id) = (state.parameter("device"), state.parameter("key"))
-        try await database.withActiveTenant(tenant, state: state) { db in try DeviceKeyStoreSQL.revoke(device: device, id: id, on: db) }
+        try await database.withActiveTenant(tenant, state: state) { db in
+            try DeviceKeyStoreSQL.revoke(device: device, id: id, on: db)
+        }
         return JSONResponse.noContent()
     }
 }

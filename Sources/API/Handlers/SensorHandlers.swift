@@ -118,7 +118,9 @@ struct SensorHandlers: Sendable {
         let tenant = try state.tenant(minimum: .viewer)
         let device = state.parameter("device")
         let page = try RequestInput.page(request)
-        let queries = [DeviceStore.findQuery(device), SensorStore.listQuery(device: device, after: page.after, limit: page.limit)]
+        let queries = [
+            DeviceStore.findQuery(device), SensorStore.listQuery(device: device, after: page.after, limit: page.limit),
+        ]
         let sensors = try await database.readActiveTenant(tenant, state: state, queries) { results in
             guard try DeviceStore.device(from: results[0]) != nil else { throw RegistryError(.notFound, "no device \(device)") }
             return try SensorStore.sensors(from: results[1])
@@ -130,7 +132,8 @@ struct SensorHandlers: Sendable {
     private func read(_ request: Request, _ state: RequestState) async throws -> Response {
         let tenant = try state.tenant(minimum: .viewer)
         let (device, key) = (state.parameter("device"), state.parameter("sensor"))
-        let sensor = try await database.readActiveTenant(tenant, state: state, [SensorStore.findQuery(device: device, key: key)]) { results in
+        let sensor = try await database.readActiveTenant(tenant, state: state, [SensorStore.findQuery(device: device, key: key)])
+        { results in
             guard let sensor = try SensorStore.sensor(from: results[0]) else {
                 throw RegistryError(.notFound, "no sensor \(key) on device \(device)")
             }
@@ -149,7 +152,10 @@ struct SensorHandlers: Sendable {
             guard let current = try SensorStore.find(device: device, key: key, on: db, forUpdate: true) else {
                 throw RegistryError(.notFound, "no sensor \(key) on device \(device)")
             }
-            guard RequestInput.ifMatchAllows(ifMatch, etag: JSONResponse.entityTag(try JSONResponse.encode(SensorBody(sensor: current)))) else {
+            guard
+                RequestInput.ifMatchAllows(
+                    ifMatch, etag: JSONResponse.entityTag(try JSONResponse.encode(SensorBody(sensor: current))))
+            else {
                 throw RegistryError(.preconditionFailed, "the sensor has changed since it was read (If-Match)")
             }
             var patchReader = try ObjectReader(patch)
@@ -170,7 +176,8 @@ struct SensorHandlers: Sendable {
     private func delete(_ state: RequestState) async throws -> Response {
         let tenant = try state.tenant(minimum: .tenantAdmin)
         let (device, key) = (state.parameter("device"), state.parameter("sensor"))
-        try await database.withActiveTenant(tenant, state: state) { db in try SensorStore.delete(device: device, key: key, on: db) }
+        try await database.withActiveTenant(tenant, state: state) { db in try SensorStore.delete(device: device, key: key, on: db)
+        }
         return JSONResponse.noContent()
     }
 }

@@ -109,15 +109,22 @@ struct TenantHandlers: Sendable {
         }
         if reader.has("status") {
             if let raw = reader.string("status", nullable: true) {
-                if let status = Tenant.Status(rawValue: raw) { fields.status = status } else {
+                if let status = Tenant.Status(rawValue: raw) {
+                    fields.status = status
+                } else {
                     reader.rule("status", "invalid_value", "must be active or suspended")
                 }
-            } else { fields.status = defaults.status }
+            } else {
+                fields.status = defaults.status
+            }
         }
-        fields.deviceLimit = reader.nullableInteger("device_limit", in: 0...10_000_000, current: fields.deviceLimit, default: defaults.deviceLimit)
-        fields.retentionDays = reader.nullableInteger("retention_days", in: 1...36_500, current: fields.retentionDays, default: defaults.retentionDays)
+        fields.deviceLimit = reader.nullableInteger(
+            "device_limit", in: 0...10_000_000, current: fields.deviceLimit, default: defaults.deviceLimit)
+        fields.retentionDays = reader.nullableInteger(
+            "retention_days", in: 1...36_500, current: fields.retentionDays, default: defaults.retentionDays)
         fields.sensorLimitPerDevice = reader.nullableInteger(
-            "sensor_limit_per_device", in: 1...100_000, current: fields.sensorLimitPerDevice, default: defaults.sensorLimitPerDevice)
+            "sensor_limit_per_device", in: 1...100_000, current: fields.sensorLimitPerDevice,
+            default: defaults.sensorLimitPerDevice)
         return fields
     }
 }

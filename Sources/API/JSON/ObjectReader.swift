@@ -30,7 +30,8 @@ struct ObjectReader {
     }
 
     mutating func typeError(_ key: String, expected: String, got value: JSONValue) {
-        syntaxErrors.append(.init(pointer: path(key), code: "invalid_type", message: "expected \(expected), got \(value.typeName)"))
+        syntaxErrors.append(
+            .init(pointer: path(key), code: "invalid_type", message: "expected \(expected), got \(value.typeName)"))
     }
 
     mutating func rule(_ key: String, _ code: String, _ message: String) {
@@ -66,11 +67,12 @@ struct ObjectReader {
 
     mutating func integer(_ key: String, required: Bool = false, in range: ClosedRange<Int>) -> Int? {
         guard let value = value(key, required: required) else { return nil }
-        let number: Int? = switch value {
-        case .integer(let n): Int(exactly: n)
-        case .number(let d) where d.rounded() == d && abs(d) < 1e15: Int(d)
-        default: nil
-        }
+        let number: Int? =
+            switch value {
+            case .integer(let n): Int(exactly: n)
+            case .number(let d) where d.rounded() == d && abs(d) < 1e15: Int(d)
+            default: nil
+            }
         guard let number else {
             typeError(key, expected: "an integer", got: value)
             return nil
@@ -133,7 +135,8 @@ struct ObjectReader {
     /// Throws 400 for shape problems, else 422 for rule problems.
     func finish() throws(Problem) {
         if !syntaxErrors.isEmpty {
-            throw Problem.badRequest("invalid_body", "the body has fields of the wrong type or unknown fields", errors: syntaxErrors)
+            throw Problem.badRequest(
+                "invalid_body", "the body has fields of the wrong type or unknown fields", errors: syntaxErrors)
         }
         if !ruleErrors.isEmpty {
             throw Problem.unprocessable("the body breaks validation rules", errors: ruleErrors)

@@ -53,7 +53,8 @@ public struct DeviceKeyAuthenticator: Sendable {
         do {
             stored = try await store.deviceKey(tenant: credential.tenant, keyID: credential.keyID)
         } catch {
-            throw AuthError(kind: .unavailable, reason: "key_store_unavailable", message: "device keys cannot be checked right now")
+            throw AuthError(
+                kind: .unavailable, reason: "key_store_unavailable", message: "device keys cannot be checked right now")
         }
         // The hash is compared even for an unknown key so that timing tells nothing.
         let expected = stored?.secretHash ?? [UInt8](repeating: 0, count: 32)

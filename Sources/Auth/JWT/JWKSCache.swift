@@ -109,7 +109,8 @@ public actor JWKSCache {
     }
 
     private func fetchKeys(_ issuer: String) async throws -> [String: VerificationKey] {
-        let discoveryURL = issuer.hasSuffix("/") ? issuer + ".well-known/openid-configuration" : issuer + "/.well-known/openid-configuration"
+        let discoveryURL =
+            issuer.hasSuffix("/") ? issuer + ".well-known/openid-configuration" : issuer + "/.well-known/openid-configuration"
         let discovery = try await fetchJSON(discoveryURL)
         guard let announced = discovery["issuer"] as? String, announced == issuer else {
             throw FetchError("discovery document names issuer \(discovery["issuer"] ?? "none"), expected \(issuer)")

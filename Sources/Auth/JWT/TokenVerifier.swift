@@ -99,7 +99,9 @@ public struct TokenVerifier: Sendable {
     }
 
     private func principal(issuer: String, claims: [String: Any]) -> UserPrincipal {
-        var roleNames: [String] = ((claims["realm_access"] as? [String: Any])?["roles"] as? [Any] ?? []).compactMap { $0 as? String }
+        var roleNames: [String] = ((claims["realm_access"] as? [String: Any])?["roles"] as? [Any] ?? []).compactMap {
+            $0 as? String
+        }
         if let clientID = configuration.clientID,
             let client = (claims["resource_access"] as? [String: Any])?[clientID] as? [String: Any]
         {

@@ -11,11 +11,12 @@ public struct VerificationKey: Sendable, Equatable {
     /// The algorithms a token signed with this key may name. HMAC and `none` never
     /// appear: a public key is not a shared secret.
     public var allowedAlgorithms: Set<String> {
-        let byType: Set<String> = switch publicKey.type {
-        case .rsa: ["RS256", "RS384", "RS512"]
-        case .ecP256: ["ES256"]
-        case .ecP384: ["ES384"]
-        }
+        let byType: Set<String> =
+            switch publicKey.type {
+            case .rsa: ["RS256", "RS384", "RS512"]
+            case .ecP256: ["ES256"]
+            case .ecP384: ["ES384"]
+            }
         guard let pinnedAlgorithm else { return byType }
         return byType.intersection([pinnedAlgorithm])
     }

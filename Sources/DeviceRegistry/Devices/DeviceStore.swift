@@ -18,16 +18,18 @@ public enum DeviceStore {
 
     private static func insert(
         _ devices: [(id: String, fields: DeviceFields)], tenant: TenantID, on db: PostgresConnection
-    ) throws -> [Device] {        let payload = try JSONSerialization.data(withJSONObject: devices.enumerated().map { n, device -> [String: Any] in
-            let f = device.fields
-            return [
-                "n": n, "id": device.id, "name": f.name ?? NSNull(), "description": f.description ?? NSNull(),
-                "labels": f.labels, "timezone": f.timezone,
-                "latitude": f.location?.latitude ?? NSNull(), "longitude": f.location?.longitude ?? NSNull(),
-                "metadata": try JSONSerialization.jsonObject(with: Data(f.metadataJSON.utf8)),
-                "offline_after_seconds": f.offlineAfterSeconds, "auto_create_sensors": f.autoCreateSensors,
-            ]
-        })
+    ) throws -> [Device] {
+        let payload = try JSONSerialization.data(
+            withJSONObject: devices.enumerated().map { n, device -> [String: Any] in
+                let f = device.fields
+                return [
+                    "n": n, "id": device.id, "name": f.name ?? NSNull(), "description": f.description ?? NSNull(),
+                    "labels": f.labels, "timezone": f.timezone,
+                    "latitude": f.location?.latitude ?? NSNull(), "longitude": f.location?.longitude ?? NSNull(),
+                    "metadata": try JSONSerialization.jsonObject(with: Data(f.metadataJSON.utf8)),
+                    "offline_after_seconds": f.offlineAfterSeconds, "auto_create_sensors": f.autoCreateSensors,
+                ]
+            })
         do {
             let result = try db.query(
                 """
@@ -64,7 +66,8 @@ public enum DeviceStore {
     }
 
     /// Devices ordered by id after `cursor`, filtered.
-    public static func list(filter: DeviceFilter, after cursor: String?, limit: Int, on db: PostgresConnection) throws -> [Device] {
+    public static func list(filter: DeviceFilter, after cursor: String?, limit: Int, on db: PostgresConnection) throws -> [Device]
+    {
         try devices(from: db.query(listQuery(filter: filter, after: cursor, limit: limit)))
     }
 

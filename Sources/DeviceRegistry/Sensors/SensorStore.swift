@@ -9,14 +9,15 @@ public enum SensorStore {
         _ sensors: [(deviceID: String, key: String, fields: SensorFields)], tenant: TenantID, on db: PostgresConnection
     ) throws -> [Sensor] {
         guard !sensors.isEmpty else { return [] }
-        let payload = try JSONSerialization.data(withJSONObject: sensors.enumerated().map { n, sensor -> [String: Any] in
-            let f = sensor.fields
-            return [
-                "n": n, "device_id": sensor.deviceID, "key": sensor.key, "name": f.name ?? NSNull(), "kind": f.kind.rawValue,
-                "unit": f.unit ?? NSNull(), "min": f.min ?? NSNull(), "max": f.max ?? NSNull(),
-                "description": f.description ?? NSNull(),
-            ]
-        })
+        let payload = try JSONSerialization.data(
+            withJSONObject: sensors.enumerated().map { n, sensor -> [String: Any] in
+                let f = sensor.fields
+                return [
+                    "n": n, "device_id": sensor.deviceID, "key": sensor.key, "name": f.name ?? NSNull(), "kind": f.kind.rawValue,
+                    "unit": f.unit ?? NSNull(), "min": f.min ?? NSNull(), "max": f.max ?? NSNull(),
+                    "description": f.description ?? NSNull(),
+                ]
+            })
         do {
             return try db.query(
                 """

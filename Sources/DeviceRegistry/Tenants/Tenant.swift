@@ -27,7 +27,8 @@ public struct Tenant: Sendable, Equatable, Codable {
         case updatedAt = "updated_at"
     }
 
-    static let columns = "id, name, status, device_limit, retention_days, sensor_limit_per_device, created_at, updated_at, version"
+    static let columns =
+        "id, name, status, device_limit, retention_days, sensor_limit_per_device, created_at, updated_at, version"
 
     init(row: PostgresRow) throws {
         id = try row.decode(0)

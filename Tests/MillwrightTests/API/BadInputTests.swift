@@ -19,16 +19,24 @@ struct BadInputTests {
         let admin = try await Tokens.tenantAdmin(t)
         let url = "/api/v1/tenants/\(t)/devices"
         for body in ["{", "{\"id\": }", "", "nul", "[1,2"] {
-            expectProblem(try await client.request("POST", url, token: admin, body: Array(body.utf8), contentType: "application/json"), 400, "malformed_json", "\(body)")
+            expectProblem(
+                try await client.request("POST", url, token: admin, body: Array(body.utf8), contentType: "application/json"), 400,
+                "malformed_json", "\(body)")
         }
         let notObject = try await client.request("POST", url, token: admin, json: [1, 2])
         expectProblem(notObject, 400, "invalid_type")
 
-        let wrongTypes = try await client.post(url, token: admin, json: [
-            "id": 5, "labels": ["a": 1], "offline_after_seconds": "soon", "auto_create_sensors": "yes", "location": ["latitude": "n", "longitude": 1],
-        ])
+        let wrongTypes = try await client.post(
+            url, token: admin,
+            json: [
+                "id": 5, "labels": ["a": 1], "offline_after_seconds": "soon", "auto_create_sensors": "yes",
+                "location": ["latitude": "n", "longitude": 1],
+            ])
         expectProblem(wrongTypes, 400, "invalid_body")
-        #expect(Set(wrongTypes.errorPointers) == ["/id", "/labels/a", "/offline_after_seconds", "/auto_create_sensors", "/location/latitude"])
+        #expect(
+            Set(wrongTypes.errorPointers) == [
+                "/id", "/labels/a", "/offline_after_seconds", "/auto_create_sensors", "/location/latitude",
+            ])
         #expect(Set(wrongTypes.errorCodes) == ["invalid_type"])
 
         let unknown = try await client.post(url, token: admin, json: ["id": "d", "colour": "red", "status": "online"])
@@ -43,21 +51,26 @@ struct BadInputTests {
         let client = try await TestClient.make()
         let t = try await Fixtures.tenant(client)
         let admin = try await Tokens.tenantAdmin(t)
-        let response = try await client.post("/api/v1/tenants/\(t)/devices", token: admin, json: [
-            "id": "-bad", "timezone": "Mars/Olympus", "location": ["latitude": 91, "longitude": -181],
-            "offline_after_seconds": 0, "labels": Dictionary(uniqueKeysWithValues: (0..<65).map { ("k\($0)", "v") }),
-            "metadata": ["blob": String(repeating: "x", count: 17_000)],
-        ])
+        let response = try await client.post(
+            "/api/v1/tenants/\(t)/devices", token: admin,
+            json: [
+                "id": "-bad", "timezone": "Mars/Olympus", "location": ["latitude": 91, "longitude": -181],
+                "offline_after_seconds": 0, "labels": Dictionary(uniqueKeysWithValues: (0..<65).map { ("k\($0)", "v") }),
+                "metadata": ["blob": String(repeating: "x", count: 17_000)],
+            ])
         expectProblem(response, 422, "validation_failed")
-        #expect(Set(response.errorPointers) == [
-            "/id", "/timezone", "/location/latitude", "/location/longitude", "/offline_after_seconds", "/labels", "/metadata",
-        ])
-        let tenant = try await client.post("/api/v1/tenants", token: try await Tokens.platformAdmin(), json: ["id": "Not_A_Slug", "name": ""])
+        #expect(
+            Set(response.errorPointers) == [
+                "/id", "/timezone", "/location/latitude", "/location/longitude", "/offline_after_seconds", "/labels", "/metadata",
+            ])
+        let tenant = try await client.post(
+            "/api/v1/tenants", token: try await Tokens.platformAdmin(), json: ["id": "Not_A_Slug", "name": ""])
         expectProblem(tenant, 422, "validation_failed")
         #expect(Set(tenant.errorPointers) == ["/id", "/name"])
         let sensor = try await client.post("/api/v1/tenants/\(t)/devices", token: admin, json: ["id": "ok"])
         #expect(sensor.status == 201)
-        let badSensor = try await client.post("/api/v1/tenants/\(t)/devices/ok/sensors", token: admin, json: ["key": ".x", "kind": "text", "min": 5, "max": 1])
+        let badSensor = try await client.post(
+            "/api/v1/tenants/\(t)/devices/ok/sensors", token: admin, json: ["key": ".x", "kind": "text", "min": 5, "max": 1])
         expectProblem(badSensor, 422, "validation_failed")
         #expect(Set(badSensor.errorPointers) == ["/key", "/kind", "/min"])
     }
@@ -69,12 +82,19 @@ struct BadInputTests {
         let admin = try await Tokens.tenantAdmin(t)
         let url = "/api/v1/tenants/\(t)/devices"
         let big = [UInt8]("{\"id\": \"d\", \"description\": \"\(String(repeating: "x", count: 1 << 20))\"}".utf8)
-        expectProblem(try await client.request("POST", url, token: admin, body: big, contentType: "application/json"), 413, "body_too_large")
-        expectProblem(try await client.request("POST", url, token: admin, body: Array("id=d".utf8), contentType: "application/x-www-form-urlencoded"), 415, "unsupported_media_type")
+        expectProblem(
+            try await client.request("POST", url, token: admin, body: big, contentType: "application/json"), 413, "body_too_large"
+        )
+        expectProblem(
+            try await client.request(
+                "POST", url, token: admin, body: Array("id=d".utf8), contentType: "application/x-www-form-urlencoded"), 415,
+            "unsupported_media_type")
         expectProblem(try await client.request("POST", url, token: admin, body: Array("{}".utf8)), 415, "unsupported_media_type")
         // PATCH takes merge-patch+json (and plain JSON), nothing else.
         try await Fixtures.device(client, tenant: t, id: "d1")
-        expectProblem(try await client.request("PATCH", url + "/d1", token: admin, body: Array("{}".utf8), contentType: "text/plain"), 415, "unsupported_media_type")
+        expectProblem(
+            try await client.request("PATCH", url + "/d1", token: admin, body: Array("{}".utf8), contentType: "text/plain"), 415,
+            "unsupported_media_type")
         #expect(try await client.request("PATCH", url + "/d1", token: admin, json: ["name": "n"]).status == 200)
     }
 

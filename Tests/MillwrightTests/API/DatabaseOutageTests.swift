@@ -22,7 +22,8 @@ struct DatabaseOutageTests {
         func start() throws {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            let script = TestEnvironment.migrationsDirectory.deletingLastPathComponent().appendingPathComponent("dev/tcp-proxy.py")
+            let script = TestEnvironment.migrationsDirectory.deletingLastPathComponent().appendingPathComponent(
+                "dev/tcp-proxy.py")
             process.arguments = ["python3", script.path, String(port), target.host, String(target.port)]
             let output = Pipe()
             process.standardOutput = output
@@ -79,6 +80,7 @@ struct DatabaseOutageTests {
         }
         #expect(recovered)
         #expect(try await client.get("/readyz", token: nil).status == 200)
-        #expect(try await client.post("/api/v1/tenants/\(tenant)/devices", token: token, json: ["id": "after-outage"]).status == 201)
+        #expect(
+            try await client.post("/api/v1/tenants/\(tenant)/devices", token: token, json: ["id": "after-outage"]).status == 201)
     }
 }

@@ -21,7 +21,8 @@ struct RegistryTests {
         #expect(try await client.post("/api/v1/tenants", token: platform, json: ["id": id, "name": "again"]).status == 409)
 
         try await Fixtures.device(client, tenant: id, id: "d1")
-        let patched = try await client.patch("/api/v1/tenants/\(id)", token: platform, json: ["name": "Acme Works", "retention_days": nil as Any? ?? NSNull()])
+        let patched = try await client.patch(
+            "/api/v1/tenants/\(id)", token: platform, json: ["name": "Acme Works", "retention_days": nil as Any? ?? NSNull()])
         #expect(patched.status == 200)
         #expect(patched.json["name"] as? String == "Acme Works")
         #expect(patched.json["retention_days"] as? Int == 365)  // null resets to the default
@@ -54,11 +55,14 @@ struct RegistryTests {
         let t = try await Fixtures.tenant(client)
         let admin = try await Tokens.tenantAdmin(t)
         let base = "/api/v1/tenants/\(t)/devices"
-        let created = try await client.post(base, token: admin, json: [
-            "id": "press:01", "name": "Press \"1\"\n\u{1}ü", "labels": ["line": "A", "site": "north"], "timezone": "Europe/Berlin",
-            "location": ["latitude": 52.5, "longitude": 13.4], "metadata": ["vendor": ["name": "Acme", "year": 2019]],
-            "offline_after_seconds": 60, "auto_create_sensors": false,
-        ])
+        let created = try await client.post(
+            base, token: admin,
+            json: [
+                "id": "press:01", "name": "Press \"1\"\n\u{1}ü", "labels": ["line": "A", "site": "north"],
+                "timezone": "Europe/Berlin",
+                "location": ["latitude": 52.5, "longitude": 13.4], "metadata": ["vendor": ["name": "Acme", "year": 2019]],
+                "offline_after_seconds": 60, "auto_create_sensors": false,
+            ])
         #expect(created.status == 201, "\(created.raw.text)")
         #expect(created.header("Location") == "\(base)/press%3A01")
         #expect(created.json["status"] as? String == "never_seen")
@@ -70,7 +74,9 @@ struct RegistryTests {
         #expect(read.status == 200)
         // The device read (written directly) and the list (JSONEncoder) say the same thing.
         let listed = try #require(try await client.get(base, token: admin).items.first)
-        func canonical(_ object: Any) throws -> Data { try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) }
+        func canonical(_ object: Any) throws -> Data {
+            try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        }
         #expect(try canonical(read.json) == canonical(listed))
         #expect(try canonical(read.json["metadata"] ?? [:]) == canonical(["vendor": ["name": "Acme", "year": 2019]]))
         #expect(read.json["name"] as? String == "Press \"1\"\n\u{1}ü")
@@ -79,11 +85,13 @@ struct RegistryTests {
         let notModified = try await client.get("\(base)/press:01", token: admin, headers: [("If-None-Match", etag)])
         #expect(notModified.status == 304)
 
-        let stale = try await client.patch("\(base)/press:01", token: admin, json: ["name": "x"], headers: [("If-Match", "\"nope\"")])
+        let stale = try await client.patch(
+            "\(base)/press:01", token: admin, json: ["name": "x"], headers: [("If-Match", "\"nope\"")])
         #expect(stale.status == 412)
         #expect(stale.code == "precondition_failed")
         let patched = try await client.patch(
-            "\(base)/press:01", token: admin, json: ["labels": ["site": NSNull(), "zone": "7"], "location": NSNull(), "name": NSNull()],
+            "\(base)/press:01", token: admin,
+            json: ["labels": ["site": NSNull(), "zone": "7"], "location": NSNull(), "name": NSNull()],
             headers: [("If-Match", etag)])
         #expect(patched.status == 200, "\(patched.raw.text)")
         #expect(patched.json["labels"] as? [String: String] == ["line": "A", "zone": "7"])
@@ -93,7 +101,9 @@ struct RegistryTests {
         #expect(patched.json["version"] as? Int == 2)
         #expect(patched.header("ETag") != etag)
         // The old tag no longer matches.
-        #expect(try await client.patch("\(base)/press:01", token: admin, json: ["name": "y"], headers: [("If-Match", etag)]).status == 412)
+        #expect(
+            try await client.patch("\(base)/press:01", token: admin, json: ["name": "y"], headers: [("If-Match", etag)]).status
+                == 412)
 
         #expect(try await client.delete("\(base)/press:01", token: admin).status == 204)
         #expect(try await client.get("\(base)/press:01", token: admin).status == 404)
@@ -106,12 +116,14 @@ struct RegistryTests {
         let t = try await Fixtures.tenant(client)
         let admin = try await Tokens.tenantAdmin(t)
         for index in 0..<7 {
-            try await Fixtures.device(client, tenant: t, id: "dev-\(index)", fields: ["labels": ["line": index % 2 == 0 ? "A" : "B", "site": "x"]])
+            try await Fixtures.device(
+                client, tenant: t, id: "dev-\(index)", fields: ["labels": ["line": index % 2 == 0 ? "A" : "B", "site": "x"]])
         }
         var ids: [String] = []
         var cursor: String? = nil
         repeat {
-            let page = try await client.get("/api/v1/tenants/\(t)/devices?limit=3" + (cursor.map { "&cursor=\($0)" } ?? ""), token: admin)
+            let page = try await client.get(
+                "/api/v1/tenants/\(t)/devices?limit=3" + (cursor.map { "&cursor=\($0)" } ?? ""), token: admin)
             #expect(page.items.count <= 3)
             ids += page.items.compactMap { $0["id"] as? String }
             cursor = page.json["next_cursor"] as? String
@@ -134,7 +146,8 @@ struct RegistryTests {
         let t = try await Fixtures.tenant(client, fields: ["device_limit": 2])
         let admin = try await Tokens.tenantAdmin(t)
         try await Fixtures.device(client, tenant: t, id: "a")
-        let batch = try await client.post("/api/v1/tenants/\(t)/devices/batch", token: admin, json: ["devices": [["id": "b"], ["id": "c"]]])
+        let batch = try await client.post(
+            "/api/v1/tenants/\(t)/devices/batch", token: admin, json: ["devices": [["id": "b"], ["id": "c"]]])
         #expect(batch.status == 409)
         #expect(batch.code == "device_limit_reached")
         try await Fixtures.device(client, tenant: t, id: "b")
@@ -155,7 +168,9 @@ struct RegistryTests {
         let admin = try await Tokens.tenantAdmin(t)
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<12 {
-                group.addTask { try await client.post("/api/v1/tenants/\(t)/devices", token: admin, json: ["id": "c\(index)"]).status }
+                group.addTask {
+                    try await client.post("/api/v1/tenants/\(t)/devices", token: admin, json: ["id": "c\(index)"]).status
+                }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
@@ -170,10 +185,17 @@ struct RegistryTests {
         let t = try await Fixtures.tenant(client)
         let admin = try await Tokens.tenantAdmin(t)
         let url = "/api/v1/tenants/\(t)/devices/batch"
-        let ok = try await client.post(url, token: admin, json: ["devices": [
-            ["id": "m1", "sensors": [["key": "temp", "kind": "number", "min": 0, "max": 100], ["key": "on", "kind": "boolean"]]],
-            ["id": "m2", "labels": ["line": "B"]],
-        ]])
+        let ok = try await client.post(
+            url, token: admin,
+            json: [
+                "devices": [
+                    [
+                        "id": "m1",
+                        "sensors": [["key": "temp", "kind": "number", "min": 0, "max": 100], ["key": "on", "kind": "boolean"]],
+                    ],
+                    ["id": "m2", "labels": ["line": "B"]],
+                ]
+            ])
         #expect(ok.status == 201, "\(ok.raw.text)")
         #expect((ok.json["devices"] as? [[String: Any]])?.count == 2)
         let sensors = try await client.get("/api/v1/tenants/\(t)/devices/m1/sensors", token: admin)
@@ -185,9 +207,13 @@ struct RegistryTests {
         #expect(try await client.get("/api/v1/tenants/\(t)/devices/m3", token: admin).status == 404)
 
         // One invalid sensor fails the whole batch, with a pointer to it.
-        let invalid = try await client.post(url, token: admin, json: ["devices": [
-            ["id": "m4"], ["id": "m5", "sensors": [["key": "x", "kind": "boolean", "min": 1]]], ["id": "m4"],
-        ]])
+        let invalid = try await client.post(
+            url, token: admin,
+            json: [
+                "devices": [
+                    ["id": "m4"], ["id": "m5", "sensors": [["key": "x", "kind": "boolean", "min": 1]]], ["id": "m4"],
+                ]
+            ])
         #expect(invalid.status == 422)
         #expect(invalid.errorPointers.contains("/devices/1/sensors/0/min"))
         #expect(invalid.errorPointers.contains("/devices/2/id"))
@@ -203,12 +229,16 @@ struct RegistryTests {
         let admin = try await Tokens.tenantAdmin(t)
         try await Fixtures.device(client, tenant: t, id: "d1")
         let base = "/api/v1/tenants/\(t)/devices/d1/sensors"
-        let created = try await client.post(base, token: admin, json: ["key": "temp.c", "kind": "number", "unit": "°C", "min": -20, "max": 200])
+        let created = try await client.post(
+            base, token: admin, json: ["key": "temp.c", "kind": "number", "unit": "°C", "min": -20, "max": 200])
         #expect(created.status == 201, "\(created.raw.text)")
         #expect(created.header("Location") == "\(base)/temp.c")
         #expect(created.json["min"] as? Double == -20)
         #expect(try await client.post(base, token: admin, json: ["key": "temp.c", "kind": "number"]).status == 409)
-        #expect(try await client.post("/api/v1/tenants/\(t)/devices/nope/sensors", token: admin, json: ["key": "k", "kind": "number"]).status == 404)
+        #expect(
+            try await client.post(
+                "/api/v1/tenants/\(t)/devices/nope/sensors", token: admin, json: ["key": "k", "kind": "number"]
+            ).status == 404)
 
         let changeKind = try await client.patch("\(base)/temp.c", token: admin, json: ["kind": "string"])
         #expect(changeKind.status == 422)

@@ -21,7 +21,8 @@ struct RoleMatrixTests {
             }
             #expect(try await client.get(base + "/devices/d1/keys", token: token).status == 403, "\(who) lists keys")
             #expect(try await client.post(base + "/devices", token: token, json: ["id": "x"]).status == 403, "\(who) creates")
-            #expect(try await client.patch(base + "/devices/d1", token: token, json: ["name": "x"]).status == 403, "\(who) patches")
+            #expect(
+                try await client.patch(base + "/devices/d1", token: token, json: ["name": "x"]).status == 403, "\(who) patches")
             #expect(try await client.delete(base + "/devices/d1", token: token).status == 403, "\(who) deletes")
             #expect(try await client.get("/api/v1/tenants", token: token).status == 403, "\(who) lists tenants")
         }

@@ -14,14 +14,17 @@ struct AlgorithmConfusionTests {
             HTTPClientRequest(url: TestEnvironment.issuer + "/protocol/openid-connect/certs"))
         let keys = try JWKSParser.parse(jwks.body).keys
         let rsa = try #require(keys["millwright-rsa-1"])
-        let forged = try await Tokens.mint(["mode": "hs256-public-key", "claims": ["realm_access": ["roles": ["platform-admin"]]]])
+        let forged = try await Tokens.mint([
+            "mode": "hs256-public-key", "claims": ["realm_access": ["roles": ["platform-admin"]]],
+        ])
 
         // The library by itself is fooled ...
         #expect(LibJWT.signatureIsValid(token: forged, pem: rsa.publicKey.pem))
         // ... and the verifier is not.
         var configuration = AuthConfiguration(issuers: [TestEnvironment.issuer], allowHTTP: true)
         configuration.retryInterval = .milliseconds(10)
-        let verifier = TokenVerifier(configuration: configuration, keys: JWKSCache(configuration: configuration, logger: .init(label: "test")))
+        let verifier = TokenVerifier(
+            configuration: configuration, keys: JWKSCache(configuration: configuration, logger: .init(label: "test")))
         await #expect(throws: AuthError.self) { try await verifier.verify(forged) }
         // A genuine token passes the same verifier, so the refusal is about the forgery.
         let genuine = try await Tokens.mint(["claims": ["realm_access": ["roles": ["viewer"]]]])

@@ -66,7 +66,10 @@ struct TokenVerificationTests {
         // naming the trusted realm's kid: the signature cannot verify.
         let token = try await Tokens.mint(
             realm: "untrusted",
-            ["claims": ["iss": TestEnvironment.issuer, "realm_access": ["roles": ["viewer"]], "tenant": tenant], "kid": "millwright-rsa-1"])
+            [
+                "claims": ["iss": TestEnvironment.issuer, "realm_access": ["roles": ["viewer"]], "tenant": tenant],
+                "kid": "millwright-rsa-1",
+            ])
         try await expectRejected(token, tenant: tenant, "foreign key")
     }
 
@@ -109,7 +112,8 @@ struct TokenVerificationTests {
         #expect(missing.status == 401)
         #expect(missing.code == "unauthenticated")
         #expect(missing.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
-        let basic = try await client.get("/api/v1/tenants/\(tenant)", token: nil, headers: [("Authorization", "Basic dXNlcjpwYXNz")])
+        let basic = try await client.get(
+            "/api/v1/tenants/\(tenant)", token: nil, headers: [("Authorization", "Basic dXNlcjpwYXNz")])
         #expect(basic.status == 401)
     }
 
@@ -118,7 +122,8 @@ struct TokenVerificationTests {
         let client = try await TestClient.make()
         let tenant = try await Fixtures.tenant(client)
         let token = try await Tokens.mint(
-            realm: "untrusted", ["claims": ["iss": TestEnvironment.unreachableIssuer, "realm_access": ["roles": ["viewer"]], "tenant": tenant]])
+            realm: "untrusted",
+            ["claims": ["iss": TestEnvironment.unreachableIssuer, "realm_access": ["roles": ["viewer"]], "tenant": tenant]])
         let response = try await readOwnTenant(token, tenant: tenant)
         #expect(response.status == 503)
         #expect(response.code == "auth_unavailable")
@@ -130,7 +135,12 @@ struct TokenVerificationTests {
         let client = try await TestClient.make()
         let tenant = try await Fixtures.tenant(client)
         let viaClient = try await Tokens.mint([
-            "claims": ["tenant": tenant, "resource_access": [TestEnvironment.clientID: ["roles": ["tenant-admin"]], "other": ["roles": ["platform-admin"]]]]
+            "claims": [
+                "tenant": tenant,
+                "resource_access": [
+                    TestEnvironment.clientID: ["roles": ["tenant-admin"]], "other": ["roles": ["platform-admin"]],
+                ],
+            ]
         ])
         let created = try await client.post("/api/v1/tenants/\(tenant)/devices", token: viaClient, json: ["id": "d1"])
         #expect(created.status == 201, "\(created.raw.text)")

@@ -49,7 +49,9 @@ struct TestClient: Sendable {
         try await request("POST", path, token: token, json: json)
     }
 
-    func patch(_ path: String, token: String?, json: Any, headers: [(name: String, value: String)] = []) async throws -> APIResponse {
+    func patch(
+        _ path: String, token: String?, json: Any, headers: [(name: String, value: String)] = []
+    ) async throws -> APIResponse {
         try await request("PATCH", path, token: token, json: json, contentType: "application/merge-patch+json", headers: headers)
     }
 
@@ -73,7 +75,9 @@ enum Tokens {
     }
 
     /// An access token with realm roles and a tenant claim.
-    static func user(_ roles: [String], tenant: Any? = nil, subject: String = "user-1", alg: String = "RS256", extra: [String: Any] = [:]) async throws -> String {
+    static func user(
+        _ roles: [String], tenant: Any? = nil, subject: String = "user-1", alg: String = "RS256", extra: [String: Any] = [:]
+    ) async throws -> String {
         var claims: [String: Any] = ["realm_access": ["roles": roles], "sub": subject]
         if let tenant { claims["tenant"] = tenant }
         claims.merge(extra) { _, new in new }
@@ -103,10 +107,13 @@ enum Fixtures {
     }
 
     @discardableResult
-    static func device(_ client: TestClient, tenant: String, id: String, fields: [String: Any] = [:]) async throws -> [String: Any] {
+    static func device(
+        _ client: TestClient, tenant: String, id: String, fields: [String: Any] = [:]
+    ) async throws -> [String: Any] {
         var body: [String: Any] = ["id": id]
         body.merge(fields) { _, new in new }
-        let response = try await client.post("/api/v1/tenants/\(tenant)/devices", token: try await Tokens.tenantAdmin(tenant), json: body)
+        let response = try await client.post(
+            "/api/v1/tenants/\(tenant)/devices", token: try await Tokens.tenantAdmin(tenant), json: body)
         guard response.status == 201 else { throw TestFailure("device not created: \(response.raw.text)") }
         return response.json
     }

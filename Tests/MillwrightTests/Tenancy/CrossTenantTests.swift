@@ -12,12 +12,16 @@ struct CrossTenantTests {
         let b = try await Fixtures.tenant(client)
         let bAdmin = try await Tokens.tenantAdmin(b)
         try await Fixtures.device(client, tenant: b, id: "press-01")
-        #expect(try await client.post("/api/v1/tenants/\(b)/devices/press-01/sensors", token: bAdmin, json: ["key": "temp", "kind": "number"]).status == 201)
+        #expect(
+            try await client.post(
+                "/api/v1/tenants/\(b)/devices/press-01/sensors", token: bAdmin, json: ["key": "temp", "kind": "number"]
+            ).status == 201)
         let key = try await client.post("/api/v1/tenants/\(b)/devices/press-01/keys", token: bAdmin, json: [:] as [String: Any])
         let keyID = try #require(key.json["id"] as? String)
 
         try await Fixtures.device(client, tenant: a, id: "gw-1")
-        let aKey = try await client.post("/api/v1/tenants/\(a)/devices/gw-1/keys", token: try await Tokens.tenantAdmin(a), json: [:] as [String: Any])
+        let aKey = try await client.post(
+            "/api/v1/tenants/\(a)/devices/gw-1/keys", token: try await Tokens.tenantAdmin(a), json: [:] as [String: Any])
         let aDeviceSecret = try #require(aKey.json["secret"] as? String)
 
         let principals = [

@@ -36,12 +36,15 @@ struct RowLevelSecurityTests {
             var counts: [String: Int] = [:]
             for table in ["devices", "sensors", "device_keys"] {
                 counts[table] = try db.query(
-                    "SELECT count(*) FROM millwright.\(unsafeSQL: table) WHERE tenant_id = \(b)").first!.decode(0)
+                    "SELECT count(*) FROM millwright.\(unsafeSQL: table) WHERE tenant_id = \(b)"
+                ).first!.decode(0)
                 counts["all " + table] = try db.query(
-                    "SELECT count(*) FROM millwright.\(unsafeSQL: table) WHERE tenant_id <> \(a)").first!.decode(0)
+                    "SELECT count(*) FROM millwright.\(unsafeSQL: table) WHERE tenant_id <> \(a)"
+                ).first!.decode(0)
             }
             counts["tenants"] = try db.query("SELECT count(*) FROM millwright.tenants WHERE id = \(b)").first!.decode(0)
-            counts["device counts"] = try db.query("SELECT count(*) FROM millwright.tenant_device_counts WHERE tenant_id <> \(a)").first!.decode(0)
+            counts["device counts"] = try db.query("SELECT count(*) FROM millwright.tenant_device_counts WHERE tenant_id <> \(a)")
+                .first!.decode(0)
             counts["updated"] = try db.query("UPDATE millwright.devices SET name = 'x' WHERE tenant_id = \(b)").affectedRows
             counts["deleted"] = try db.query("DELETE FROM millwright.devices WHERE tenant_id = \(b)").affectedRows
             counts["deleted keys"] = try db.query("DELETE FROM millwright.device_keys").affectedRows
@@ -90,7 +93,9 @@ struct RowLevelSecurityTests {
 
         // B's rows are all still there.
         let survivors: Int = try await database.withTenant(try #require(TenantID(b))) { db in
-            try db.query("SELECT (SELECT count(*) FROM millwright.devices) + (SELECT count(*) FROM millwright.sensors) + (SELECT count(*) FROM millwright.device_keys)").first!.decode(0)
+            try db.query(
+                "SELECT (SELECT count(*) FROM millwright.devices) + (SELECT count(*) FROM millwright.sensors) + (SELECT count(*) FROM millwright.device_keys)"
+            ).first!.decode(0)
         }
         #expect(survivors == 3)
         await pool.shutdown()

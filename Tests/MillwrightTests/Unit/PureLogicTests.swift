@@ -67,7 +67,8 @@ struct PureLogicTests {
 
     @Test("JSON keeps integers, booleans and numbers apart, and finds NUL characters")
     func jsonValues() throws {
-        let value = try #require(JSONValue.parse(Array(#"{"i":1,"f":1.5,"b":true,"s":"x","n":null,"a":[{"k":"a\u0000b"}]}"#.utf8)))
+        let value = try #require(
+            JSONValue.parse(Array(#"{"i":1,"f":1.5,"b":true,"s":"x","n":null,"a":[{"k":"a\u0000b"}]}"#.utf8)))
         guard case .object(let fields) = value else {
             Issue.record("not an object")
             return
