@@ -16,7 +16,14 @@ scripts/dev-db.sh start "$PWD/.devdata/pg" "$db_port" >/dev/null
 
 python3 dev/issuer.py --port "$issuer_port" 2>.devdata/issuer.log &
 issuer_pid=$!
-trap 'kill $issuer_pid 2>/dev/null || true; scripts/dev-db.sh stop "$PWD/.devdata/pg"' EXIT
+cleanup() {
+    trap "" INT TERM  # finish cleaning up even if a second signal comes
+    [[ -n "${server_pid:-}" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    kill "$issuer_pid" 2>/dev/null || true
+    scripts/dev-db.sh stop "$PWD/.devdata/pg"
+    trap - EXIT
+}
+trap cleanup EXIT INT TERM
 
 echo "building (the first build takes a few minutes)…" >&2
 swift build -c release --product millwright >&2
@@ -37,7 +44,6 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$issuer_port/realms/millwright
 
 "$bin" serve &
 server_pid=$!
-trap 'kill $server_pid 2>/dev/null || true; kill $issuer_pid 2>/dev/null || true; scripts/dev-db.sh stop "$PWD/.devdata/pg"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 
 admin=$(token platform-admin)
