@@ -17,27 +17,14 @@ for tool in wrk hey; do
 done
 duration=${BENCH_DURATION:-15}
 
-state=$(mktemp -d /tmp/millwright-bench.XXXXXX)
-chmod 755 "$state"
-db_port=${BENCH_DB_PORT:-54359}
 port=${BENCH_PORT:-18090}
-cleanup() {
-    [[ -n "${server_pid:-}" ]] && kill "$server_pid" 2>/dev/null || true
-    [[ -n "${issuer_pid:-}" ]] && kill "$issuer_pid" 2>/dev/null || true
-    scripts/dev-db.sh stop "$state/pg" || true
-    rm -rf "$state"
-}
-trap cleanup EXIT
-
 swift build -c release --product millwright >&2
 swift build -c release --product millwright-bench >&2
 bin=$(swift build -c release --show-bin-path)
 
-scripts/dev-db.sh start "$state/pg" "$db_port" >/dev/null
-python3 dev/issuer.py --port 0 --port-file "$state/issuer.port" 2>/dev/null &
-issuer_pid=$!
-for _ in $(seq 50); do [[ -s "$state/issuer.port" ]] && break; sleep 0.1; done
-issuer="http://127.0.0.1:$(cat "$state/issuer.port")/realms/millwright"
+source scripts/throwaway-services.sh
+throwaway_services millwright-bench "${BENCH_DB_PORT:-54359}"
+issuer="$issuer_base/realms/millwright"
 
 MILLWRIGHT_DATABASE_URL="postgresql://millwright_app@127.0.0.1:$db_port/millwright" \
 MILLWRIGHT_MIGRATION_DATABASE_URL="postgresql://millwright_owner@127.0.0.1:$db_port/millwright" \

@@ -8,26 +8,12 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 
-state=$(mktemp -d /tmp/millwright-test.XXXXXX)
-chmod 755 "$state"
-db_port=${MILLWRIGHT_TEST_DB_PORT:-54339}
-cleanup() {
-    [[ -n "${server_pid:-}" ]] && kill "$server_pid" 2>/dev/null || true
-    [[ -n "${issuer_pid:-}" ]] && kill "$issuer_pid" 2>/dev/null || true
-    scripts/dev-db.sh stop "$state/pg" || true
-    rm -rf "$state"
-}
-trap cleanup EXIT
-
-scripts/dev-db.sh start "$state/pg" "$db_port" >/dev/null
-python3 dev/issuer.py --port 0 --port-file "$state/issuer.port" 2>"$state/issuer.log" &
-issuer_pid=$!
-for _ in $(seq 50); do [[ -s "$state/issuer.port" ]] && break; sleep 0.1; done
-[[ -s "$state/issuer.port" ]] || { echo "the development issuer did not start" >&2; cat "$state/issuer.log" >&2; exit 1; }
+source scripts/throwaway-services.sh
+throwaway_services millwright-test "${MILLWRIGHT_TEST_DB_PORT:-54339}"
 
 export MILLWRIGHT_TEST_DATABASE_URL="postgresql://millwright_app@127.0.0.1:$db_port/millwright"
 export MILLWRIGHT_TEST_OWNER_DATABASE_URL="postgresql://millwright_owner@127.0.0.1:$db_port/millwright"
-export MILLWRIGHT_TEST_ISSUER_BASE="http://127.0.0.1:$(cat "$state/issuer.port")"
+export MILLWRIGHT_TEST_ISSUER_BASE=$issuer_base
 
 # Formatting is mechanical (.swift-format); a difference fails the run.
 swift format lint --strict -r Sources Tests Package.swift
