@@ -20,7 +20,18 @@ public final class PostgresConnection: @unchecked Sendable {
         self.handle = handle
     }
 
+    /// False once `close()` ran.
+    private var isOpen = true
+
     deinit {
+        if isOpen { PQfinish(handle) }
+    }
+
+    /// Ends the session (`PQfinish` writes to the socket: call it on a pool thread).
+    /// The connection cannot be used afterwards.
+    func close() {
+        guard isOpen else { return }
+        isOpen = false
         PQfinish(handle)
     }
 
@@ -51,7 +62,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Whether the connection is still usable.
     public var isHealthy: Bool {
-        PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
+        isOpen && PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
     }
 
     /// The name of the role this session runs as.

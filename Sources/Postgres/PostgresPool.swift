@@ -57,16 +57,19 @@ public final class PostgresPool: Sendable {
     }
 
     /// Lends a connection to `body`, which runs on a pool thread (it may block).
-    /// The connection goes back to the pool afterwards, or is dropped if it broke.
+    /// The connection goes back to the pool afterwards, or is closed if it broke; either
+    /// happens on the pool thread, so `PQfinish` never runs on the cooperative pool.
     public func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         let connection = try await lease()
         do {
-            let value = try await threads.runIfActive { try body(connection) }
-            release(connection)
-            return value
-        } catch {
+            return try await threads.runIfActive {
+                defer { self.release(connection) }
+                return try body(connection)
+            }
+        } catch let error as NIOThreadPoolError.ThreadPoolInactive {
+            // The threads stopped before `body` ran: only during shutdown.
             release(connection)
             throw Self.mapShutdown(error)
         }
@@ -76,9 +79,7 @@ public final class PostgresPool: Sendable {
     public func withTransaction<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
-        try await withConnection { connection in
-            try connection.transaction { try body(connection) }
-        }
+        try await withTransaction(prologue: []) { connection, _ in try body(connection) }
     }
 
     /// Like `withTransaction`, with `prologue` sent together with `BEGIN` in one round
@@ -108,11 +109,6 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    /// Connections now open, lent out and waited for (for metrics and readiness).
-    public var statistics: (open: Int, idle: Int, waiting: Int) {
-        state.withLock { ($0.open, $0.idle.count, $0.waiters.count) }
-    }
-
     /// Closes idle connections, refuses new leases, and stops the threads.
     public func shutdown() async {
         let (idle, waiters) = state.withLock { state in
@@ -124,7 +120,7 @@ public final class PostgresPool: Sendable {
             return (state.idle, state.waiters)
         }
         for waiter in waiters { waiter.continuation.resume(throwing: PostgresError(code: .shutDown, message: "pool shut down")) }
-        _ = idle
+        _ = try? await threads.runIfActive { idle.forEach { $0.close() } }
         try? await threads.shutdownGracefully()
     }
 
@@ -207,21 +203,29 @@ public final class PostgresPool: Sendable {
             throwing: PostgresError(code: .unavailable, message: "timed out waiting for a database connection"))
     }
 
+    /// Returns a connection to the pool, or closes it when it broke or the pool is
+    /// shutting down.
     private func release(_ connection: PostgresConnection) {
         guard connection.isHealthy else {
+            connection.close()
             slotFreed()
             return
         }
-        let waiter = state.withLock { state -> CheckedContinuation<PostgresConnection?, any Error>? in
-            if !state.waiters.isEmpty { return state.waiters.removeFirst().continuation }
+        enum Next { case handOver(CheckedContinuation<PostgresConnection?, any Error>), keep, close }
+        let next = state.withLock { state -> Next in
+            if !state.waiters.isEmpty { return .handOver(state.waiters.removeFirst().continuation) }
             if state.isShutDown {
                 state.open -= 1
-            } else {
-                state.idle.append(connection)
+                return .close
             }
-            return nil
+            state.idle.append(connection)
+            return .keep
         }
-        waiter?.resume(returning: connection)
+        switch next {
+        case .handOver(let waiter): waiter.resume(returning: connection)
+        case .close: connection.close()
+        case .keep: break
+        }
     }
 
     /// A connection went away: a waiter may open a new one in its place.
@@ -246,14 +250,8 @@ extension PostgresConnection {
     /// Runs `body` after `BEGIN` and `prologue` (sent in one round trip), then commits;
     /// rolls back if anything throws.
     public func transaction<T>(prologue: [PostgresQuery], _ body: ([PostgresResult]) throws -> T) throws -> T {
-        let results: [PostgresResult]
         do {
-            results = try pipeline(["BEGIN"] + prologue)
-        } catch {
-            _ = try? execute(unsafeSQL: "ROLLBACK")
-            throw error
-        }
-        do {
+            let results = try pipeline(["BEGIN"] + prologue)
             let value = try body(Array(results.dropFirst()))
             try execute(unsafeSQL: "COMMIT")
             return value
@@ -265,14 +263,6 @@ extension PostgresConnection {
 
     /// Runs `body` between `BEGIN` and `COMMIT`, rolling back if it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute(unsafeSQL: "BEGIN")
-        do {
-            let value = try body()
-            try execute(unsafeSQL: "COMMIT")
-            return value
-        } catch {
-            _ = try? execute(unsafeSQL: "ROLLBACK")
-            throw error
-        }
+        try transaction(prologue: []) { _ in try body() }
     }
 }

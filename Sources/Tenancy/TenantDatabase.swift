@@ -52,9 +52,8 @@ public struct TenantDatabase: Sendable {
     public func withPlatform<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
-        try await pool.withTransaction { connection in
-            try connection.query("SELECT set_config('millwright.platform', 'on', true)")
-            return try body(connection)
+        try await pool.withTransaction(prologue: ["SELECT set_config('millwright.platform', 'on', true)"]) { connection, _ in
+            try body(connection)
         }
     }
 }
