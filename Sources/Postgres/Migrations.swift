@@ -86,22 +86,27 @@ public struct MigrationRunner: Sendable {
     public func pending(on connection: PostgresConnection) throws -> [Migration] {
         let exists = try connection.query("SELECT to_regclass(\(schema + ".schema_migrations")) IS NOT NULL")
         guard try exists.first?.decode(0, as: Bool.self) == true else { return migrations }
+        // One statement compares every file with its record (NULL: not applied) and
+        // reads the newest version applied.
+        let rows = try connection.query(
+            """
+            SELECT f.version, m.checksum = encode(sha256(convert_to(f.sql, 'UTF8')), 'hex'),
+                   (SELECT coalesce(max(version), 0) FROM \(unsafeSQL: schema).schema_migrations)
+            FROM unnest(\(PostgresTextArray(migrations.map { String($0.version) }))::int[],
+                        \(PostgresTextArray(migrations.map(\.sql)))::text[]) AS f(version, sql)
+            LEFT JOIN \(unsafeSQL: schema).schema_migrations m ON m.version = f.version
+            """
+        ).rows
         var applied: [Int: Bool] = [:]
-        for migration in migrations {
-            let row = try connection.query(
-                """
-                SELECT checksum = encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex')
-                FROM \(unsafeSQL: schema).schema_migrations WHERE version = \(migration.version)
-                """
-            ).first
-            if let row { applied[migration.version] = try row.decode(0, as: Bool.self) }
+        var newestApplied = 0
+        for row in rows {
+            if let same = try row.decode(1, as: Bool?.self) { applied[try row.decode(0)] = same }
+            newestApplied = try row.decode(2)
         }
         if let changed = migrations.first(where: { applied[$0.version] == false }) {
             throw MigrationError(
                 "migration \(changed.version)_\(changed.name) was changed after it was applied; restore the original file")
         }
-        let newest = try connection.query("SELECT coalesce(max(version), 0) FROM \(unsafeSQL: schema).schema_migrations")
-        let newestApplied = try newest.first?.decode(0, as: Int.self) ?? 0
         if newestApplied > (migrations.last?.version ?? 0) {
             throw MigrationError("the database has migration \(newestApplied), newer than this build knows")
         }

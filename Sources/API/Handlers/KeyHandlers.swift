@@ -72,9 +72,12 @@ struct KeyHandlers: Sendable {
         let tenant = try state.tenant(minimum: .tenantAdmin)
         let device = state.parameter("device")
         let page = try RequestInput.page(request)
-        let keys = try await database.withActiveTenant(tenant, state: state) { db in
-            guard try DeviceStore.find(device, on: db) != nil else { throw RegistryError(.notFound, "no device \(device)") }
-            return try DeviceKeyStoreSQL.list(device: device, after: page.after, limit: page.limit, on: db)
+        let queries = [
+            DeviceStore.findQuery(device), DeviceKeyStoreSQL.listQuery(device: device, after: page.after, limit: page.limit),
+        ]
+        let keys = try await database.readActiveTenant(tenant, state: state, queries) { results in
+            guard try DeviceStore.device(from: results[0]) != nil else { throw RegistryError(.notFound, "no device \(device)") }
+            return try results[1].rows.map(DeviceKey.init(row:))
         }
         let next = RequestInput.cursor(after: keys.last?.id, pageFull: keys.count == page.limit)
         return try JSONResponse.make(.ok, Page(items: keys.map { KeyBody(key: $0) }, nextCursor: next))

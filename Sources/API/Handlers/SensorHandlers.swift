@@ -106,9 +106,9 @@ struct SensorHandlers: Sendable {
         reader.rejectUnknown(readOnly: SensorInput.readOnly)
         try reader.finish()
         guard let key, let fields else { throw Problem.badRequest("invalid_body", "key and kind are required") }
+        // A missing device fails the insert's foreign key: 404.
         let sensor = try await database.withActiveTenant(tenant, state: state) { db in
-            guard try DeviceStore.find(device, on: db) != nil else { throw RegistryError(.notFound, "no device \(device)") }
-            return try SensorStore.create([(device, key, fields)], tenant: tenant, on: db)[0]
+            try SensorStore.create([(device, key, fields)], tenant: tenant, on: db)[0]
         }
         return try JSONResponse.created(
             "/api/v1/tenants/\(tenant)/devices/\(pathSegment(device))/sensors/\(pathSegment(key))", SensorBody(sensor: sensor))

@@ -53,8 +53,10 @@ struct TenantHandlers: Sendable {
             }
         } else {
             let id = try state.tenant(minimum: .viewer)
-            tenant = try await database.withActiveTenant(id, state: state) { db in
-                guard let tenant = try TenantStore.find(id, on: db) else { throw RegistryError(.notFound, "no tenant \(id)") }
+            tenant = try await database.readActiveTenant(id, state: state, [TenantStore.findQuery(id)]) { results in
+                guard let tenant = try TenantStore.tenant(from: results[0]) else {
+                    throw RegistryError(.notFound, "no tenant \(id)")
+                }
                 return tenant
             }
         }

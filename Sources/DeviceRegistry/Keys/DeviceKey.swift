@@ -15,7 +15,7 @@ public struct DeviceKey: Sendable, Equatable {
 
     static let columns = "id, device_id, name, created_at, expires_at, last_used_at"
 
-    init(row: PostgresRow) throws {
+    public init(row: PostgresRow) throws {
         id = try row.decode(0)
         deviceID = try row.decode(1)
         name = try row.decode(2, as: String?.self)
@@ -47,15 +47,14 @@ public enum DeviceKeyStoreSQL {
         }
     }
 
-    /// The device's keys that are not revoked, oldest first.
-    public static func list(device: String, after cursor: String?, limit: Int, on db: PostgresConnection) throws -> [DeviceKey] {
-        try db.query(
-            """
-            SELECT \(unsafeSQL: DeviceKey.columns) FROM millwright.device_keys
-            WHERE device_id = \(device) AND revoked_at IS NULL AND (\(cursor)::text IS NULL OR id > \(cursor))
-            ORDER BY id LIMIT \(limit)
-            """
-        ).rows.map(DeviceKey.init(row:))
+    /// The device's keys that are not revoked, in id order, as a statement to pipeline;
+    /// `DeviceKey(row:)` reads its rows.
+    public static func listQuery(device: String, after cursor: String?, limit: Int) -> PostgresQuery {
+        """
+        SELECT \(unsafeSQL: DeviceKey.columns) FROM millwright.device_keys
+        WHERE device_id = \(device) AND revoked_at IS NULL AND (\(cursor)::text IS NULL OR id > \(cursor))
+        ORDER BY id LIMIT \(limit)
+        """
     }
 
     /// Revokes a key: it stops authenticating at once and disappears from lists.
@@ -82,13 +81,13 @@ public final class PostgresDeviceKeyStore: DeviceKeyStore {
 
     public func deviceKey(tenant: String, keyID: String) async throws -> StoredDeviceKey? {
         guard let tenantID = TenantID(tenant) else { return nil }
-        return try await database.withTenant(tenantID) { db in
-            try db.query(
-                """
-                SELECT device_id, secret_hash, expires_at, revoked_at IS NOT NULL FROM millwright.device_keys
-                WHERE id = \(keyID)
-                """
-            ).first.map { row in
+        // One round trip: it runs for every request a device key makes.
+        let query: PostgresQuery = """
+            SELECT device_id, secret_hash, expires_at, revoked_at IS NOT NULL FROM millwright.device_keys
+            WHERE id = \(keyID)
+            """
+        return try await database.read(tenantID, [query]) { results in
+            try results[0].first.map { row in
                 StoredDeviceKey(
                     tenant: tenant, deviceID: try row.decode(0), keyID: keyID,
                     secretHash: try row.decode(1, as: PostgresBytes.self).bytes,

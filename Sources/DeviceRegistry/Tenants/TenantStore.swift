@@ -23,9 +23,18 @@ public enum TenantStore {
     /// The tenant; `forUpdate` locks its row until the transaction ends (for a
     /// conditional update).
     public static func find(_ id: TenantID, on db: PostgresConnection, forUpdate: Bool = false) throws -> Tenant? {
-        try db.query(
-            "SELECT \(unsafeSQL: Tenant.columns) FROM millwright.tenants WHERE id = \(id.rawValue) \(unsafeSQL: forUpdate ? "FOR UPDATE" : "")"
-        ).first.map(Tenant.init(row:))
+        var query = findQuery(id)
+        if forUpdate { query.sql += " FOR UPDATE" }
+        return try tenant(from: db.query(query))
+    }
+
+    /// The statement `find` runs, for pipelining with others.
+    public static func findQuery(_ id: TenantID) -> PostgresQuery {
+        "SELECT \(unsafeSQL: Tenant.columns) FROM millwright.tenants WHERE id = \(id.rawValue)"
+    }
+
+    public static func tenant(from result: PostgresResult) throws -> Tenant? {
+        try result.first.map(Tenant.init(row:))
     }
 
     /// Tenants ordered by id, after `cursor` (an id), at most `limit`.
