@@ -101,14 +101,6 @@ private func hexValue(_ c: UInt8) -> UInt8? {
     }
 }
 
-/// A JSON document bound as text and cast in SQL (`\(json)::jsonb`).
-public struct PostgresJSON: PostgresEncodable, PostgresDecodable {
-    public var text: String
-    public init(text: String) { self.text = text }
-    public var postgresText: String? { text }
-    public init(postgresText text: String) { self.text = text }
-}
-
 /// A text array bound as a PostgreSQL array literal (`\(array)::text[]`).
 public struct PostgresTextArray: PostgresEncodable {
     public var values: [String]

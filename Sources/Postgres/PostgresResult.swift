@@ -33,11 +33,6 @@ public final class PostgresResult {
     func text(row: Int, column: Int) -> String {
         String(cString: PQgetvalue(handle, Int32(row), Int32(column)))
     }
-
-    func columnIndex(_ name: String) -> Int? {
-        let index = PQfnumber(handle, name)
-        return index < 0 ? nil : Int(index)
-    }
 }
 
 /// One row of a `PostgresResult`.
@@ -63,21 +58,5 @@ public struct PostgresRow {
         }
         if result.isNull(row: index, column: column) { return nil }
         return try T(postgresText: result.text(row: index, column: column))
-    }
-
-    /// Decodes the column named `name`.
-    public func decode<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws(PostgresError) -> T {
-        guard let column = result.columnIndex(name) else {
-            throw PostgresError(code: .unexpectedResult, message: "no column \(name)")
-        }
-        return try decode(column, as: type)
-    }
-
-    /// Decodes the column named `name`, or nil when it is NULL.
-    public func decode<T: PostgresDecodable>(_ name: String, as type: T?.Type = T?.self) throws(PostgresError) -> T? {
-        guard let column = result.columnIndex(name) else {
-            throw PostgresError(code: .unexpectedResult, message: "no column \(name)")
-        }
-        return try decode(column, as: type)
     }
 }

@@ -44,21 +44,11 @@ struct TenantHandlers: Sendable {
     }
 
     private func read(_ request: Request, _ state: RequestState) async throws -> Response {
-        let tenant: Tenant
-        if state.isPlatformAdmin {
-            guard let id = TenantID(state.parameter("tenant")) else { throw Problem.notFound() }
-            tenant = try await database.withPlatform { db in
-                guard let tenant = try TenantStore.find(id, on: db) else { throw RegistryError(.notFound, "no tenant \(id)") }
-                return tenant
-            }
-        } else {
-            let id = try state.tenant(minimum: .viewer)
-            tenant = try await database.readActiveTenant(id, state: state, [TenantStore.findQuery(id)]) { results in
-                guard let tenant = try TenantStore.tenant(from: results[0]) else {
-                    throw RegistryError(.notFound, "no tenant \(id)")
-                }
-                return tenant
-            }
+        // Members and platform admins alike: a tenant-scoped session sees its own row.
+        let id = try state.tenant(minimum: .viewer)
+        let tenant = try await database.readActiveTenant(id, state: state, [TenantStore.findQuery(id)]) { results in
+            guard let tenant = try TenantStore.tenant(from: results[0]) else { throw RegistryError(.notFound, "no tenant \(id)") }
+            return tenant
         }
         return try JSONResponse.conditional(request, tenant)
     }

@@ -32,17 +32,10 @@ public actor JWKSCache {
     private let generationCounter = Mutex(0)
     public nonisolated var generation: Int { generationCounter.withLock { $0 } }
 
-    /// Called after every fetch with the issuer and whether it worked (for metrics).
-    public var onFetch: (@Sendable (String, Bool) -> Void)?
-
     public init(configuration: AuthConfiguration, client: CurlHTTPClient = CurlHTTPClient(), logger: Logger) {
         self.configuration = configuration
         self.client = client
         self.logger = logger
-    }
-
-    public func setOnFetch(_ callback: @escaping @Sendable (String, Bool) -> Void) {
-        onFetch = callback
     }
 
     /// The key `kid` of `issuer`, refreshing once if it is not known yet.
@@ -65,9 +58,6 @@ public actor JWKSCache {
             await refresh(issuer)
         }
     }
-
-    /// Whether `issuer` has keys loaded (for readiness).
-    public func hasKeys(_ issuer: String) -> Bool { issuers[issuer]?.loaded ?? false }
 
     private func refreshIfAllowed(_ issuer: String) async {
         let state = issuers[issuer] ?? IssuerState()
@@ -99,12 +89,10 @@ public actor JWKSCache {
             issuers[issuer, default: IssuerState()].keys = keys
             issuers[issuer, default: IssuerState()].loaded = true
             logger.info("signing keys loaded", metadata: ["issuer": "\(issuer)", "keys": "\(keys.count)"])
-            onFetch?(issuer, true)
         } catch {
             logger.warning(
                 "signing keys could not be fetched; cached keys stay in use",
                 metadata: ["issuer": "\(issuer)", "error": "\(error)"])
-            onFetch?(issuer, false)
         }
     }
 
