@@ -89,6 +89,7 @@ let package = Package(
             dependencies: [
                 "API", "Auth", "Postgres", "CurlClient", "OpenSSLSupport", "Tenancy", "DeviceRegistry",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

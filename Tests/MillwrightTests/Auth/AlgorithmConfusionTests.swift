@@ -10,7 +10,7 @@ import Testing
 struct AlgorithmConfusionTests {
     @Test("libjwt alone accepts the HS256-with-public-key forgery; TokenVerifier refuses it")
     func forgery() async throws {
-        let jwks = try await CurlHTTPClient().perform(
+        let jwks = try await CurlHTTPClient.forTests.perform(
             HTTPClientRequest(url: TestEnvironment.issuer + "/protocol/openid-connect/certs"))
         let keys = try JWKSParser.parse(jwks.body).keys
         let rsa = try #require(keys["millwright-rsa-1"])

@@ -1,5 +1,6 @@
 import CurlClient
 import Foundation
+import NIOPosix
 
 /// A response with its body parsed as JSON (when it is JSON).
 struct APIResponse {
@@ -14,10 +15,22 @@ struct APIResponse {
     var errorCodes: [String] { (json["errors"] as? [[String: Any]] ?? []).compactMap { $0["code"] as? String } }
 }
 
+extension CurlHTTPClient {
+    /// The tests' own client, on threads of its own: the server under test fetches
+    /// signing keys on `NIOThreadPool.singleton` (two threads here), and test requests
+    /// blocking those threads while the server waits for them would deadlock until a
+    /// timeout.
+    static let forTests: CurlHTTPClient = {
+        let threads = NIOThreadPool(numberOfThreads: 16)
+        threads.start()
+        return CurlHTTPClient(threads: threads)
+    }()
+}
+
 /// Calls the test server over real HTTP (libcurl) and mints tokens at the issuer.
 struct TestClient: Sendable {
     let server: TestServer
-    let http = CurlHTTPClient()
+    let http = CurlHTTPClient.forTests
 
     static func make() async throws -> TestClient {
         TestClient(server: try await TestEnvironment.server.value)
@@ -64,7 +77,7 @@ struct TestClient: Sendable {
 enum Tokens {
     /// Mints a token at `realm` with `spec` (see dev/issuer.py: claims, alg, kid, header, mode, remove).
     static func mint(realm: String = "millwright", _ spec: [String: Any] = [:]) async throws -> String {
-        let response = try await CurlHTTPClient().perform(
+        let response = try await CurlHTTPClient.forTests.perform(
             HTTPClientRequest(
                 url: "\(TestEnvironment.issuerBase)/realms/\(realm)/mint", method: "POST",
                 headers: [("Content-Type", "application/json")], body: [UInt8](try JSONSerialization.data(withJSONObject: spec))))
