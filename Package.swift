@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CLibJWT", pkgConfig: "libjwt", providers: [.apt(["libjwt-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLibCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // curl_easy_setopt/getinfo are variadic macros-in-spirit: typed C functions for Swift.
         .target(name: "CCurlShims", dependencies: ["CLibCurl"]),
 
@@ -46,6 +47,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "OpenSSLSupport", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "Gzip", dependencies: ["CZlib"], swiftSettings: strict),
         .target(
             name: "Auth",
             dependencies: [
@@ -61,9 +63,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "MetricRouter",
+            dependencies: [
+                "Tenancy", "DeviceRegistry", "Postgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "API",
             dependencies: [
-                "Auth", "Tenancy", "DeviceRegistry", "Postgres",
+                "Auth", "Tenancy", "DeviceRegistry", "MetricRouter", "Gzip", "CZlib", "Postgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -87,7 +98,8 @@ let package = Package(
         .testTarget(
             name: "MillwrightTests",
             dependencies: [
-                "API", "Auth", "Postgres", "CurlClient", "OpenSSLSupport", "Tenancy", "DeviceRegistry",
+                "API", "Auth", "Postgres", "CurlClient", "OpenSSLSupport", "Tenancy", "DeviceRegistry", "MetricRouter", "Gzip",
+                "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -3,7 +3,7 @@
 # Idempotent; skips apt when everything is already there.
 set -euo pipefail
 
-packages=(libpq-dev libjwt-dev libcurl4-openssl-dev libssl-dev pkg-config postgresql-15 python3 python3-pip curl)
+packages=(libpq-dev libjwt-dev libcurl4-openssl-dev libssl-dev zlib1g-dev pkg-config postgresql-15 postgresql-15-partman python3 python3-pip curl)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -20,3 +20,5 @@ fi
 python3 -c "import cryptography" 2>/dev/null || python3 -m pip install --quiet cryptography
 # The contract test drives the API from openapi.yaml.
 python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install --quiet schemathesis
+# The official InfluxDB v2 client writes through /api/v2/write in a test.
+python3 -c "import influxdb_client" 2>/dev/null || python3 -m pip install --quiet influxdb-client

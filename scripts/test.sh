@@ -30,8 +30,12 @@ export MILLWRIGHT_PORT=${MILLWRIGHT_TEST_PORT:-18080}
 server_pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MILLWRIGHT_PORT/readyz" >/dev/null && break; sleep 0.1; done
 scripts/schemathesis.sh "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
+# The official InfluxDB v2 client writes through /api/v2/write unchanged.
+python3 Tests/clients/influxdb_client_write.py "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
 kill -TERM "$server_pid"
 wait "$server_pid"
 
-# Last, so that its summary closes the output.
+# Last, so that its summary closes the output. Some tests start the binary itself.
+export MILLWRIGHT_TEST_BINARY
+MILLWRIGHT_TEST_BINARY="$(swift build --show-bin-path)/millwright"
 swift test --skip-build "$@"

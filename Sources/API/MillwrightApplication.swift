@@ -3,6 +3,7 @@ import DeviceRegistry
 import Foundation
 import Hummingbird
 import Logging
+import MetricRouter
 import Postgres
 import ServiceLifecycle
 import Tenancy
@@ -65,29 +66,54 @@ public struct MillwrightApplication: Sendable {
             configuration: .init(connectionString: configuration.databaseURL, size: configuration.poolSize), logger: logger)
         let migrations = try Migration.load(directory: configuration.migrationsDirectory)
         let runner = MigrationRunner(migrations: migrations, schema: "millwright")
+        let storage: MetricStorage
         do {
             try await checkDatabase(pool: pool, runner: runner)
+            storage = try await pool.withConnection { try MetricStorage.load($0) }
         } catch {
             await pool.shutdown()
             throw error
         }
+        logger.notice(
+            "metric storage",
+            metadata: ["engine": "\(storage.engine)", "continuous_aggregates": "\(storage.hasContinuousAggregate)"])
 
         let database = TenantDatabase(pool: pool)
         let keys = JWKSCache(configuration: configuration.auth, logger: logger)
         let authenticator = Authenticator(
             tokens: TokenVerifier(configuration: configuration.auth, keys: keys),
             deviceKeys: DeviceKeyAuthenticator(store: PostgresDeviceKeyStore(database: database)))
+        // The writer has connections of its own: flushes never queue behind queries.
+        let writerPool = PostgresPool(
+            configuration: .init(
+                connectionString: configuration.databaseURL, size: configuration.writer.flushers,
+                applicationName: "millwright-writer"),
+            logger: logger)
+        let writer = MetricWriter(configuration: configuration.writer, pool: writerPool, logger: logger)
+        let activity = DeviceActivity(database: database, logger: logger)
+        let ingestor = MetricIngestor(
+            database: database, catalog: MetricCatalog(database: database), writer: writer, activity: activity)
         var table = RouteTable()
-        table.routes += HealthHandlers(pool: pool, runner: runner, openAPIDocument: Self.openAPIDocument(configuration)).routes()
+        table.routes +=
+            HealthHandlers(pool: pool, runner: runner, storage: storage, openAPIDocument: Self.openAPIDocument(configuration))
+            .routes()
         table.routes += TenantHandlers(database: database).routes()
         table.routes += DeviceHandlers(database: database).routes()
         table.routes += SensorHandlers(database: database).routes()
         table.routes += KeyHandlers(database: database).routes()
+        table.routes += IngestHandlers(ingestor: ingestor, authenticator: authenticator).routes()
+        table.routes += PointQueryHandlers(database: database, storage: storage).routes()
 
         let app = Application(
             responder: MillwrightResponder(routes: table, authenticator: authenticator, logger: logger),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            services: [PoolService(pool: pool), KeyRefreshService(keys: keys)],
+            // Shut down in reverse: the server finishes its requests, then the writer
+            // flushes what it accepted, then devices' last_seen_at, then the pools close.
+            services: [
+                PoolService(pool: pool), PoolService(pool: writerPool),
+                MaintenanceService(pool: pool, interval: configuration.maintenanceInterval, logger: logger),
+                activity, writer, KeyRefreshService(keys: keys),
+            ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
@@ -155,6 +181,29 @@ struct KeyRefreshService: Service {
                 return
             }
             await keys.refreshAll()
+        }
+    }
+}
+
+/// Runs `millwright.maintain_metric_storage()` at start and then every `interval`:
+/// partitions made ahead (pg_partman) and each tenant's retention enforced. The
+/// function takes an advisory lock, so one replica at a time does the work.
+struct MaintenanceService: Service {
+    let pool: PostgresPool
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let deleted = try await pool.withConnection { connection in
+                    try connection.query("SELECT millwright.maintain_metric_storage()").first?.decode(0, as: Int64.self) ?? 0
+                }
+                if deleted > 0 { logger.info("retention enforced", metadata: ["points_deleted": "\(deleted)"]) }
+            } catch {
+                logger.warning("metric storage maintenance failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 }

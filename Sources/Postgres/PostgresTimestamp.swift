@@ -5,7 +5,11 @@ import Foundation
 public enum PostgresTimestamp {
     /// Formats as `2026-11-22T10:00:00.123456Z` (fraction omitted when zero).
     public static func format(_ date: Date) -> String {
-        let micros = microseconds(date)
+        format(unixMicros: microseconds(date))
+    }
+
+    /// Formats microseconds since 1970 like `format(_:)`, exactly.
+    public static func format(unixMicros micros: Int64) -> String {
         var seconds = micros / 1_000_000
         var fraction = micros % 1_000_000
         if fraction < 0 {

@@ -44,7 +44,7 @@ public struct TenantDatabase: Sendable {
     }
 
     /// The statement that scopes a transaction to a tenant.
-    static func scope(_ tenant: TenantID) -> PostgresQuery {
+    public static func scope(_ tenant: TenantID) -> PostgresQuery {
         "SELECT set_config('millwright.tenant_id', \(tenant.rawValue), true)"
     }
 

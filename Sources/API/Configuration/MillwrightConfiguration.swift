@@ -1,5 +1,6 @@
 import Auth
 import Foundation
+import MetricRouter
 import Postgres
 
 /// Everything the service reads at start. Built from the environment by
@@ -22,6 +23,13 @@ public struct MillwrightConfiguration: Sendable {
     public var migrationsDirectory: URL
     /// `MILLWRIGHT_LOG_LEVEL` (default info).
     public var logLevel: String
+    /// `MILLWRIGHT_WRITER_*`: the metric writer's queue bounds and flushing
+    /// (`QUEUE_POINTS` default 1,000,000; `QUEUE_MB` 256; `FLUSH_POINTS` 20,000;
+    /// `FLUSH_INTERVAL_MS` 5; `CONNECTIONS` 2, each flushing in parallel).
+    public var writer = MetricWriter.Configuration()
+    /// `MILLWRIGHT_MAINTENANCE_INTERVAL_S` (default 900): how often partitions are made
+    /// ahead and each tenant's retention is enforced.
+    public var maintenanceInterval: Duration = .seconds(900)
 
     public init(
         databaseURL: String, migrationDatabaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8080,
@@ -138,5 +146,12 @@ extension MillwrightConfiguration {
             migrationsDirectory: value("MILLWRIGHT_MIGRATIONS_DIR").map { URL(fileURLWithPath: $0) }
                 ?? Self.defaultMigrationsDirectory(),
             logLevel: level)
+        writer = MetricWriter.Configuration(
+            maxQueuedPoints: try integer("MILLWRIGHT_WRITER_QUEUE_POINTS", default: 1_000_000, in: 100_000...100_000_000),
+            maxQueuedBytes: try integer("MILLWRIGHT_WRITER_QUEUE_MB", default: 256, in: 16...65_536) << 20,
+            flushPoints: try integer("MILLWRIGHT_WRITER_FLUSH_POINTS", default: 20_000, in: 1...1_000_000),
+            flushInterval: .milliseconds(try integer("MILLWRIGHT_WRITER_FLUSH_INTERVAL_MS", default: 5, in: 0...10_000)),
+            flushers: try integer("MILLWRIGHT_WRITER_CONNECTIONS", default: 2, in: 1...64))
+        maintenanceInterval = .seconds(try integer("MILLWRIGHT_MAINTENANCE_INTERVAL_S", default: 900, in: 10...86_400))
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import MetricRouter
 import NIOCore
 import OpenSSLSupport
 import Postgres
@@ -91,6 +92,8 @@ struct MillwrightResponder: HTTPResponder {
             return problem
         case let error as RegistryError:
             return Problem(registryError: error)
+        case let error as IngestError:
+            return Problem(ingestError: error)
         case let error as AuthError:
             return Problem(authError: error)
         case let error as PostgresError where error.isUnavailable || error.code == .shutDown:

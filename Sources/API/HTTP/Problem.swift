@@ -10,11 +10,26 @@ public struct Problem: Error, Sendable, Equatable {
         public var pointer: String
         public var code: String
         public var message: String
+        /// Where an ingested point was: its index in a JSON body, or line and column.
+        public var index: Int?
+        public var line: Int?
+        public var column: Int?
 
-        public init(pointer: String, code: String, message: String) {
+        public init(pointer: String, code: String, message: String, index: Int? = nil, line: Int? = nil, column: Int? = nil) {
             self.pointer = pointer
             self.code = code
             self.message = message
+            self.index = index
+            self.line = line
+            self.column = column
+        }
+
+        var body: [String: Any] {
+            var body: [String: Any] = ["pointer": pointer, "code": code, "message": message]
+            if let index { body["index"] = index }
+            if let line { body["line"] = line }
+            if let column { body["column"] = column }
+            return body
         }
     }
 
@@ -23,6 +38,8 @@ public struct Problem: Error, Sendable, Equatable {
     public var title: String
     public var detail: String
     public var errors: [FieldError]
+    /// How many errors there were in all, when `errors` lists only the first ones.
+    public var errorCount: Int?
     public var headers: HTTPFields
 
     public init(
@@ -34,6 +51,7 @@ public struct Problem: Error, Sendable, Equatable {
         self.title = title ?? status.reasonPhrase
         self.detail = detail
         self.errors = errors
+        self.errorCount = nil
         self.headers = headers
     }
 
@@ -43,8 +61,9 @@ public struct Problem: Error, Sendable, Equatable {
             "title": title, "status": status.code, "detail": detail, "code": code,
         ]
         if !errors.isEmpty {
-            body["errors"] = errors.map { ["pointer": $0.pointer, "code": $0.code, "message": $0.message] }
+            body["errors"] = errors.map(\.body)
         }
+        if let errorCount { body["error_count"] = errorCount }
         return body
     }
 }

@@ -7,6 +7,7 @@ import Postgres
 struct HealthHandlers: Sendable {
     let pool: PostgresPool
     let runner: MigrationRunner
+    let storage: MetricStorage
     let openAPIDocument: [UInt8]?
 
     func routes() -> [Route] {
@@ -35,10 +36,11 @@ struct HealthHandlers: Sendable {
         switch pending {
         case .success(0):
             return try JSONResponse.make(
-                .ok, ["status": "ready", "database": "ok", "schema": "current", "storage": "postgresql"])
+                .ok, ["status": "ready", "database": "ok", "schema": "current", "storage": storage.engine])
         case .success(let count):
             return try JSONResponse.make(
-                .serviceUnavailable, ["status": "not_ready", "database": "ok", "schema": "\(count) migrations pending"],
+                .serviceUnavailable,
+                ["status": "not_ready", "database": "ok", "schema": "\(count) migrations pending", "storage": storage.engine],
                 headers: [.retryAfter: "5"])
         case .failure(let error):
             state.logger.warning("not ready", metadata: ["error": "\(String(reflecting: error))"])

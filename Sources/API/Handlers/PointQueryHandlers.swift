@@ -1,0 +1,211 @@
+import DeviceRegistry
+import Foundation
+import Hummingbird
+import MetricRouter
+import OpenSSLSupport
+import Postgres
+import Tenancy
+
+/// Reading points back (viewer and above): raw points, time-bucketed aggregates and
+/// the latest point of every sensor of a device.
+struct PointQueryHandlers: Sendable {
+    let database: TenantDatabase
+    let storage: MetricStorage
+
+    static let sensorBase = "/api/v1/tenants/{tenant}/devices/{device}/sensors/{sensor}"
+
+    func routes() -> [Route] {
+        [
+            Route(.get, Self.sensorBase + "/points") { request, state in try await points(request, state) },
+            Route(.get, Self.sensorBase + "/aggregates") { request, state in try await aggregates(request, state) },
+            Route(.get, "/api/v1/tenants/{tenant}/devices/{device}/latest") { _, state in try await latest(state) },
+        ]
+    }
+
+    private func sensor(_ tenant: TenantID, _ state: RequestState) async throws -> PointQueries.SensorRef {
+        let device = state.parameter("device")
+        let key = state.parameter("sensor")
+        let found = try await database.readActiveTenant(
+            tenant, state: state, [PointQueries.sensorQuery(device: device, sensor: key)]
+        ) { results in try PointQueries.sensor(from: results[0]) }
+        guard let found else { throw Problem.notFound("device \(device) has no sensor \(key)") }
+        return found
+    }
+
+    private func points(_ request: Request, _ state: RequestState) async throws -> Response {
+        let tenant = try state.tenant(minimum: .viewer)
+        let query = request.uri.queryParameters
+        let (from, to) = try QueryParameters.range(query)
+        let limit = try QueryParameters.integer(query, "limit", default: 1000, in: 1...10_000)
+        let descending = try QueryParameters.order(query)
+        let cursor = try QueryParameters.cursor(query)
+        let sensor = try await sensor(tenant, state)
+        let rows = try await database.read(
+            tenant, [PointQueries.pointsQuery(sensor, from: from, to: to, after: cursor, descending: descending, limit: limit)]
+        ) { results in try PointQueries.points(from: results[0], kind: sensor.kind) }
+        let page = rows.prefix(limit)
+        var w = JSONWriter(capacity: 64 + page.count * 48)
+        w.beginObject()
+        w.key("device")
+        w.string(state.parameter("device"))
+        w.key("from")
+        w.string(PostgresTimestamp.format(unixMicros: from))
+        w.key("kind")
+        w.string(sensor.kind.rawValue)
+        w.key("next_cursor")
+        w.string(rows.count > limit ? QueryParameters.cursor(after: page.last!.time) : nil)
+        w.key("order")
+        w.string(descending ? "desc" : "asc")
+        w.key("points")
+        w.beginArray()
+        for point in page {
+            w.beginObject()
+            w.key("time")
+            w.string(PostgresTimestamp.format(unixMicros: point.time))
+            w.key("value")
+            w.value(point.value)
+            w.endObject()
+        }
+        w.endArray()
+        w.key("sensor")
+        w.string(state.parameter("sensor"))
+        w.key("to")
+        w.string(PostgresTimestamp.format(unixMicros: to))
+        w.endObject()
+        return JSONResponse.raw(w.bytes)
+    }
+
+    private func aggregates(_ request: Request, _ state: RequestState) async throws -> Response {
+        let tenant = try state.tenant(minimum: .viewer)
+        let query = request.uri.queryParameters
+        let (from, to) = try QueryParameters.range(query)
+        let (intervalText, interval) = try QueryParameters.interval(query)
+        let requested = try QueryParameters.functions(query)
+        let timezone = try QueryParameters.timezone(query)
+        let buckets = (to - from + interval * 1_000_000 - 1) / (interval * 1_000_000)
+        guard buckets <= AggregateQuery.maxBuckets else {
+            throw Problem.unprocessable(
+                "\(buckets) buckets asked for; at most \(AggregateQuery.maxBuckets): widen the interval or narrow the range",
+                errors: [.init(pointer: "interval", code: "too_many_buckets", message: "makes more than 10000 buckets")])
+        }
+        let sensor = try await sensor(tenant, state)
+        let functions = requested ?? (sensor.kind.isNumeric ? [.avg, .min, .max, .count] : [.count, .first, .last])
+        let refused = functions.filter { !$0.applies(to: sensor.kind) }
+        guard refused.isEmpty else {
+            throw Problem.unprocessable(
+                "\(refused.map(\.rawValue).joined(separator: ", ")) do not apply to \(sensor.kind.rawValue) sensors",
+                errors: [
+                    .init(
+                        pointer: "functions", code: "unsupported_function", message: "count, first and last apply to every kind")
+                ])
+        }
+        let aggregate = AggregateQuery(
+            sensor: sensor, from: from, to: to, intervalSeconds: interval, functions: functions,
+            timezone: timezone ?? sensor.deviceTimezone, continuousAggregateAvailable: storage.hasContinuousAggregate)
+        let rows = try await database.read(tenant, [aggregate.query]) { results in try aggregate.buckets(from: results[0]) }
+        var w = JSONWriter(capacity: 128 + rows.count * 96)
+        w.beginObject()
+        w.key("buckets")
+        w.beginArray()
+        for bucket in rows {
+            w.beginObject()
+            for function in functions.sorted(by: { $0.rawValue < $1.rawValue }) {
+                w.key(function.rawValue)
+                if let value = bucket.values[function] ?? nil { w.value(value) } else { w.null() }
+            }
+            w.key("start")
+            w.string(PostgresTimestamp.format(unixMicros: bucket.start))
+            w.endObject()
+        }
+        w.endArray()
+        w.key("device")
+        w.string(state.parameter("device"))
+        w.key("from")
+        w.string(PostgresTimestamp.format(unixMicros: from))
+        w.key("functions")
+        w.beginArray()
+        for function in functions { w.string(function.rawValue) }
+        w.endArray()
+        w.key("interval")
+        w.string(intervalText)
+        w.key("kind")
+        w.string(sensor.kind.rawValue)
+        w.key("sensor")
+        w.string(state.parameter("sensor"))
+        w.key("source")
+        w.string(aggregate.usesContinuousAggregate ? "continuous_aggregate" : "points")
+        w.key("timezone")
+        w.string(aggregate.timezone)
+        w.key("to")
+        w.string(PostgresTimestamp.format(unixMicros: to))
+        w.endObject()
+        return JSONResponse.raw(w.bytes)
+    }
+
+    private func latest(_ state: RequestState) async throws -> Response {
+        let tenant = try state.tenant(minimum: .viewer)
+        let device = state.parameter("device")
+        let found = try await database.readActiveTenant(
+            tenant, state: state,
+            ["SELECT 1 FROM millwright.devices WHERE id = \(device)", PointQueries.latestQuery(device: device)]
+        ) { results in results[0].rowCount == 0 ? nil : try PointQueries.latest(from: results[1]) }
+        guard let found else { throw Problem.notFound("no device \(device)") }
+        var w = JSONWriter(capacity: 64 + found.count * 96)
+        w.beginObject()
+        w.key("device")
+        w.string(device)
+        w.key("sensors")
+        w.beginArray()
+        for item in found {
+            w.beginObject()
+            w.key("kind")
+            w.string(item.kind.rawValue)
+            w.key("sensor")
+            w.string(item.sensor)
+            w.key("time")
+            w.string(item.point.map { PostgresTimestamp.format(unixMicros: $0.time) })
+            w.key("value")
+            if let point = item.point { w.value(point.value) } else { w.null() }
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return JSONResponse.raw(w.bytes)
+    }
+}
+
+/// Which metric storage the database has, read once at start.
+public struct MetricStorage: Sendable {
+    /// `timescaledb` or `partman`.
+    public var engine: String
+    public var hasContinuousAggregate: Bool
+
+    static func load(_ connection: PostgresConnection) throws -> MetricStorage {
+        let row = try connection.query(
+            """
+            SELECT (SELECT engine FROM millwright.metric_storage),
+                   to_regclass('millwright.number_points_1m') IS NOT NULL
+            """
+        ).first
+        return MetricStorage(
+            engine: try row?.decode(0, as: String?.self) ?? "unknown", hasContinuousAggregate: try row?.decode(1) ?? false)
+    }
+}
+
+extension JSONWriter {
+    mutating func value(_ value: MetricValue) {
+        switch value {
+        case .number(let n): number(n)
+        case .integer(let i): integer(i)
+        case .boolean(let b): bool(b)
+        case .string(let s): string(s)
+        }
+    }
+}
+
+extension JSONResponse {
+    static func raw(_ bytes: [UInt8]) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}

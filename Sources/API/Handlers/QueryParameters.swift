@@ -1,0 +1,93 @@
+import Foundation
+import Hummingbird
+import MetricRouter
+import OpenSSLSupport
+import Postgres
+
+/// Parsing and checking the query API's parameters; each bad one is a 400 naming it.
+enum QueryParameters {
+    static func invalid(_ name: String, _ message: String) -> Problem {
+        Problem.badRequest(
+            "invalid_parameter", "\(name) \(message)", errors: [.init(pointer: name, code: "invalid_value", message: message)])
+    }
+
+    /// `from` and `to` (RFC 3339); default the last hour; `from` before `to`.
+    static func range(_ query: Parameters) throws(Problem) -> (Int64, Int64) {
+        func time(_ name: String) throws(Problem) -> Int64? {
+            guard let raw = query[Substring(name)] else { return nil }
+            guard let micros = PostgresTimestamp.parseMicroseconds(String(raw)) else {
+                throw invalid(name, "must be an RFC 3339 time, like 2026-11-22T10:00:00Z")
+            }
+            return micros
+        }
+        let now = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+        let to = try time("to") ?? now
+        let from = try time("from") ?? (to - 3_600_000_000)
+        guard from < to else { throw invalid("from", "must be before to") }
+        return (from, to)
+    }
+
+    static func integer(
+        _ query: Parameters, _ name: String, default value: Int, in range: ClosedRange<Int>
+    ) throws(Problem) -> Int {
+        guard let raw = query[Substring(name)] else { return value }
+        guard let parsed = Int(String(raw)), range.contains(parsed) else {
+            throw invalid(name, "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return parsed
+    }
+
+    /// `order=asc|desc`; true for descending.
+    static func order(_ query: Parameters) throws(Problem) -> Bool {
+        switch query["order"].map(String.init) {
+        case nil, "asc": false
+        case "desc": true
+        default: throw invalid("order", "must be asc or desc")
+        }
+    }
+
+    /// The time after which the next page starts.
+    static func cursor(_ query: Parameters) throws(Problem) -> Int64? {
+        guard let raw = query["cursor"], !raw.isEmpty else { return nil }
+        guard let bytes = Base64URL.decode(String(raw)), bytes.first == UInt8(ascii: "t"),
+            let text = String(validating: bytes.dropFirst(), as: UTF8.self), let micros = Int64(text)
+        else { throw invalid("cursor", "is not one this service issued") }
+        return micros
+    }
+
+    static func cursor(after time: Int64) -> String { Base64URL.encode(Array("t\(time)".utf8)) }
+
+    /// `interval` like `30s`, `1m`, `15m`, `1h`, `1d`, `7d` (default `1m`): its text and seconds.
+    static func interval(_ query: Parameters) throws(Problem) -> (String, Int64) {
+        let text = query["interval"].map(String.init) ?? "1m"
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        guard let unit = text.last, let factor = units[unit], let count = Int64(text.dropLast()), count >= 1,
+            count <= 3650 * 86_400 / factor
+        else { throw invalid("interval", "must be a whole number of s, m, h or d, like 1m or 1d (at least 1s)") }
+        return (text, count * factor)
+    }
+
+    /// `functions` (comma-separated), nil when absent (then defaults by kind).
+    static func functions(_ query: Parameters) throws(Problem) -> [PointQueries.AggregateFunction]? {
+        guard let raw = query["functions"] else { return nil }
+        var functions: [PointQueries.AggregateFunction] = []
+        for name in raw.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let function = PointQueries.AggregateFunction(rawValue: String(name).trimmingCharacters(in: .whitespaces))
+            else {
+                throw invalid("functions", "must be a comma-separated list of avg, min, max, sum, count, first, last")
+            }
+            if !functions.contains(function) { functions.append(function) }
+        }
+        return functions
+    }
+
+    /// An IANA time zone name (`Europe/Berlin`), or nil for the device's.
+    static func timezone(_ query: Parameters) throws(Problem) -> String? {
+        guard let raw = query["timezone"] else { return nil }
+        let name = String(raw)
+        guard name.utf8.count <= 64, name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }), TimeZone(identifier: name) != nil else {
+            throw invalid("timezone", "must be an IANA time zone name, like Europe/Berlin or UTC")
+        }
+        return name
+    }
+}

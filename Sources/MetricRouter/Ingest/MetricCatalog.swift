@@ -1,0 +1,142 @@
+import DeviceRegistry
+import Postgres
+import Synchronization
+import Tenancy
+
+/// What ingestion validates against, per tenant, in memory: devices with their
+/// sensors (id, kind, range). A request costs one small read (the tenant's status,
+/// retention, sensor limit and catalog version) plus, on a miss, one read of the
+/// devices it names; per-point round trips never happen.
+///
+/// Freshness: `millwright.tenant_catalog_versions` is bumped by triggers whenever a
+/// sensor or a device's `auto_create_sensors` changes or a device goes away, on any
+/// replica. A request that sees a version other than the cached one drops the
+/// tenant's cache and reloads the devices it needs.
+public final class MetricCatalog: Sendable {
+    public struct SensorEntry: Sendable, Equatable {
+        public var id: Int64
+        public var kind: SensorKind
+        public var min: Double?
+        public var max: Double?
+    }
+
+    public struct DeviceEntry: Sendable {
+        public var autoCreateSensors: Bool
+        public var sensors: [String: SensorEntry]
+        public var timezone: String
+    }
+
+    /// The tenant's settings and the devices a request asked for.
+    public struct Snapshot: Sendable {
+        public var status: String
+        public var retentionDays: Int
+        public var sensorLimitPerDevice: Int
+        public var devices: [String: DeviceEntry]
+    }
+
+    private struct TenantEntry {
+        var version: Int64
+        var devices: [String: DeviceEntry]
+    }
+
+    /// Devices kept per tenant before the tenant's cache is started afresh.
+    static let maxDevicesPerTenant = 50_000
+
+    private let database: TenantDatabase
+    private let tenants = Mutex<[String: TenantEntry]>([:])
+
+    public init(database: TenantDatabase) {
+        self.database = database
+    }
+
+    /// The tenant's settings and the named devices (absent ones are unknown);
+    /// RegistryError `.notFound` when the tenant does not exist.
+    public func snapshot(_ tenant: TenantID, devices names: Set<String>) async throws -> Snapshot {
+        let cached = tenants.withLock { $0[tenant.rawValue] }
+        let missing = names.filter { cached?.devices[$0] == nil }
+        var queries = [Self.tenantQuery(tenant)]
+        if !missing.isEmpty { queries.append(Self.devicesQuery(missing)) }
+        let (settings, version, loaded) = try await database.read(tenant, queries) { results in
+            guard let row = results[0].first else { throw RegistryError(.notFound, "no tenant \(tenant)") }
+            let settings = (
+                status: try row.decode(0, as: String.self), retention: try row.decode(1, as: Int.self),
+                limit: try row.decode(2, as: Int.self)
+            )
+            let loaded = results.count > 1 ? try Self.devices(from: results[1]) : [:]
+            return (settings, try row.decode(3, as: Int64.self), loaded)
+        }
+        var entry = cached ?? TenantEntry(version: version, devices: [:])
+        var stale: Set<String> = []
+        if entry.version != version {
+            // Something changed: keep only what was just read, reload the rest.
+            stale = names.subtracting(missing)
+            entry = TenantEntry(version: version, devices: [:])
+        }
+        entry.devices.merge(loaded) { _, new in new }
+        if !stale.isEmpty {
+            let reloaded = try await database.read(tenant, [Self.devicesQuery(stale)]) { try Self.devices(from: $0[0]) }
+            entry.devices.merge(reloaded) { _, new in new }
+        }
+        if entry.devices.count > Self.maxDevicesPerTenant { entry.devices = loaded }
+        let result = entry
+        tenants.withLock { tenants in
+            // Another request may have stored a newer version meanwhile: keep the newer.
+            if let current = tenants[tenant.rawValue], current.version > result.version { return }
+            tenants[tenant.rawValue] = result
+        }
+        return Snapshot(
+            status: settings.status, retentionDays: settings.retention, sensorLimitPerDevice: settings.limit,
+            devices: entry.devices.filter { names.contains($0.key) })
+    }
+
+    /// Forgets a tenant (its devices are reloaded on the next request).
+    public func forget(_ tenant: TenantID) {
+        _ = tenants.withLock { $0.removeValue(forKey: tenant.rawValue) }
+    }
+
+    static func tenantQuery(_ tenant: TenantID) -> PostgresQuery {
+        """
+        SELECT t.status, t.retention_days, t.sensor_limit_per_device,
+               coalesce((SELECT v.version FROM millwright.tenant_catalog_versions v WHERE v.tenant_id = t.id), 0)
+        FROM millwright.tenants t WHERE t.id = \(tenant.rawValue)
+        """
+    }
+
+    static func devicesQuery(_ names: Set<String>) -> PostgresQuery {
+        """
+        SELECT d.id, d.auto_create_sensors, d.timezone, s.key, s.sensor_id, s.kind, s.min, s.max
+        FROM millwright.devices d
+        LEFT JOIN millwright.sensors s ON s.tenant_id = d.tenant_id AND s.device_id = d.id
+        WHERE d.id = ANY(\(PostgresTextArray(names.sorted()))::text[])
+        """
+    }
+
+    static func devices(from result: PostgresResult) throws -> [String: DeviceEntry] {
+        var devices: [String: DeviceEntry] = [:]
+        for row in result.rows {
+            let id = try row.decode(0, as: String.self)
+            var device: DeviceEntry
+            if let known = devices[id] {
+                device = known
+            } else {
+                device = DeviceEntry(autoCreateSensors: try row.decode(1), sensors: [:], timezone: try row.decode(2))
+            }
+            if let key = try row.decode(3, as: String?.self) {
+                device.sensors[key] = try sensor(row, from: 4)
+            }
+            devices[id] = device
+        }
+        return devices
+    }
+
+    /// A sensor from columns `sensor_id, kind, min, max` starting at `column`.
+    static func sensor(_ row: PostgresRow, from column: Int) throws -> SensorEntry {
+        let kindText = try row.decode(column + 1, as: String.self)
+        guard let kind = SensorKind(rawValue: kindText) else {
+            throw PostgresError(code: .unexpectedResult, message: "unknown sensor kind \(kindText)")
+        }
+        return SensorEntry(
+            id: try row.decode(column), kind: kind, min: try row.decode(column + 2, as: Double?.self),
+            max: try row.decode(column + 3, as: Double?.self))
+    }
+}

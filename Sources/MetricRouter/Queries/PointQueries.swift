@@ -1,0 +1,140 @@
+import DeviceRegistry
+import Postgres
+
+/// The statements behind the query API and the decoding of their rows. They read
+/// only through the tenant-scoped views (`millwright.*_points`), so they run inside
+/// a tenant-scoped read transaction and cannot see another tenant's points.
+public enum PointQueries {
+    /// A sensor of a device, as the point queries need it.
+    public struct SensorRef: Sendable {
+        public var id: Int64
+        public var kind: SensorKind
+        public var deviceTimezone: String
+    }
+
+    /// A point read back; the value keeps its kind.
+    public struct StoredPoint: Sendable, Equatable {
+        public var time: Int64
+        public var value: MetricValue
+    }
+
+    /// One time bucket of an aggregate query; absent functions are nil.
+    public struct Bucket: Sendable {
+        public var start: Int64
+        public var values: [AggregateFunction: MetricValue?]
+    }
+
+    public enum AggregateFunction: String, Sendable, CaseIterable, Hashable {
+        case avg, min, max, sum, count, first, last
+
+        /// Whether the function applies to a kind (all take count, first and last).
+        public func applies(to kind: SensorKind) -> Bool {
+            switch self {
+            case .count, .first, .last: true
+            case .min, .max, .avg, .sum: kind.isNumeric
+            }
+        }
+    }
+
+    public static func sensorQuery(device: String, sensor: String) -> PostgresQuery {
+        """
+        SELECT s.sensor_id, s.kind, d.timezone FROM millwright.sensors s
+        JOIN millwright.devices d ON d.tenant_id = s.tenant_id AND d.id = s.device_id
+        WHERE s.device_id = \(device) AND s.key = \(sensor)
+        """
+    }
+
+    public static func sensor(from result: PostgresResult) throws -> SensorRef? {
+        guard let row = result.first else { return nil }
+        let kind = try row.decode(1, as: String.self)
+        guard let parsed = SensorKind(rawValue: kind) else {
+            throw PostgresError(code: .unexpectedResult, message: "unknown sensor kind \(kind)")
+        }
+        return SensorRef(id: try row.decode(0), kind: parsed, deviceTimezone: try row.decode(2))
+    }
+
+    /// Raw points in `[from, to)`, after `cursor` (exclusive) in the given order;
+    /// `limit + 1` rows so that the caller knows whether a next page exists.
+    public static func pointsQuery(
+        _ sensor: SensorRef, from: Int64, to: Int64, after cursor: Int64?, descending: Bool, limit: Int
+    ) -> PostgresQuery {
+        let view = "millwright.\(sensor.kind.rawValue)_points"
+        let fromText = PostgresTimestamp.format(unixMicros: from)
+        let toText = PostgresTimestamp.format(unixMicros: to)
+        let cursorText = cursor.map { PostgresTimestamp.format(unixMicros: $0) }
+        if descending {
+            return """
+                SELECT (extract(epoch FROM time) * 1000000)::bigint, value FROM \(unsafeSQL: view)
+                WHERE sensor_id = \(sensor.id) AND time >= \(fromText)::timestamptz AND time < \(toText)::timestamptz
+                  AND (\(cursorText)::timestamptz IS NULL OR time < \(cursorText)::timestamptz)
+                ORDER BY time DESC LIMIT \(limit + 1)
+                """
+        }
+        return """
+            SELECT (extract(epoch FROM time) * 1000000)::bigint, value FROM \(unsafeSQL: view)
+            WHERE sensor_id = \(sensor.id) AND time >= \(fromText)::timestamptz AND time < \(toText)::timestamptz
+              AND (\(cursorText)::timestamptz IS NULL OR time > \(cursorText)::timestamptz)
+            ORDER BY time LIMIT \(limit + 1)
+            """
+    }
+
+    public static func points(from result: PostgresResult, kind: SensorKind) throws -> [StoredPoint] {
+        try result.rows.map { row in
+            StoredPoint(time: try row.decode(0), value: try value(row, 1, kind))
+        }
+    }
+
+    /// The latest point of every sensor of a device (one index probe per sensor),
+    /// sensors without points included with nil.
+    public static func latestQuery(device: String) -> PostgresQuery {
+        """
+        SELECT s.key, s.kind, (extract(epoch FROM p.time) * 1000000)::bigint, p.value::text
+        FROM millwright.sensors s
+        LEFT JOIN LATERAL (
+            SELECT time, value::text FROM millwright.number_points WHERE s.kind = 'number' AND sensor_id = s.sensor_id
+            ORDER BY time DESC LIMIT 1) n ON true
+        LEFT JOIN LATERAL (
+            SELECT time, value::text FROM millwright.integer_points WHERE s.kind = 'integer' AND sensor_id = s.sensor_id
+            ORDER BY time DESC LIMIT 1) i ON true
+        LEFT JOIN LATERAL (
+            SELECT time, value::text FROM millwright.boolean_points WHERE s.kind = 'boolean' AND sensor_id = s.sensor_id
+            ORDER BY time DESC LIMIT 1) b ON true
+        LEFT JOIN LATERAL (
+            SELECT time, value FROM millwright.string_points WHERE s.kind = 'string' AND sensor_id = s.sensor_id
+            ORDER BY time DESC LIMIT 1) t ON true
+        CROSS JOIN LATERAL (SELECT coalesce(n.time, i.time, b.time, t.time) AS time,
+                                   coalesce(n.value, i.value, b.value, t.value) AS value) p
+        WHERE s.device_id = \(device)
+        ORDER BY s.key
+        """
+    }
+
+    public struct Latest: Sendable {
+        public var sensor: String
+        public var kind: SensorKind
+        public var point: StoredPoint?
+    }
+
+    public static func latest(from result: PostgresResult) throws -> [Latest] {
+        try result.rows.map { row in
+            let kindText = try row.decode(1, as: String.self)
+            guard let kind = SensorKind(rawValue: kindText) else {
+                throw PostgresError(code: .unexpectedResult, message: "unknown sensor kind \(kindText)")
+            }
+            var point: StoredPoint?
+            if let time = try row.decode(2, as: Int64?.self) {
+                point = StoredPoint(time: time, value: try value(row, 3, kind))
+            }
+            return Latest(sensor: try row.decode(0), kind: kind, point: point)
+        }
+    }
+
+    static func value(_ row: PostgresRow, _ column: Int, _ kind: SensorKind) throws -> MetricValue {
+        switch kind {
+        case .number: .number(try row.decode(column))
+        case .integer: .integer(try row.decode(column))
+        case .boolean: .boolean(try row.decode(column))
+        case .string: .string(try row.decode(column))
+        }
+    }
+}

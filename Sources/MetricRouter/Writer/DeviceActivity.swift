@@ -1,0 +1,67 @@
+import Logging
+import Postgres
+import ServiceLifecycle
+import Synchronization
+import Tenancy
+
+/// Keeps devices' `last_seen_at` from ingestion without an UPDATE per point or per
+/// request: committed writes are noted in memory and written once a second, one
+/// UPDATE per tenant, only ever moving forward.
+///
+/// Start: run it as a `Service`; shut down: graceful shutdown writes what is noted.
+public final class DeviceActivity: Service, Sendable {
+    private let database: TenantDatabase
+    private let logger: Logger
+    private let interval: Duration
+    /// tenant → device → latest moment seen (µs since 1970).
+    private let seen = Mutex<[String: [String: Int64]]>([:])
+
+    public init(database: TenantDatabase, logger: Logger, interval: Duration = .seconds(1)) {
+        self.database = database
+        self.logger = logger
+        self.interval = interval
+    }
+
+    /// Notes that `devices` of `tenant` were heard from at `time`.
+    public func record(tenant: String, devices: Set<String>, at time: Int64) {
+        seen.withLock { seen in
+            for device in devices where seen[tenant]?[device] ?? .min < time {
+                seen[tenant, default: [:]][device] = time
+            }
+        }
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+            await flush()
+        }
+        await flush()
+    }
+
+    /// Writes what was noted since the last flush.
+    public func flush() async {
+        let pending = seen.withLock { seen in
+            defer { seen = [:] }
+            return seen
+        }
+        for (tenant, devices) in pending {
+            guard let id = TenantID(tenant) else { continue }
+            let names = devices.keys.sorted()
+            let times = names.map { PostgresTimestamp.format(unixMicros: devices[$0]!) }
+            do {
+                try await database.withTenant(id) { db in
+                    _ = try db.query(
+                        """
+                        UPDATE millwright.devices d SET last_seen_at = s.seen
+                        FROM unnest(\(PostgresTextArray(names))::text[], \(PostgresTextArray(times))::timestamptz[]) AS s (id, seen)
+                        WHERE d.id = s.id AND (d.last_seen_at IS NULL OR d.last_seen_at < s.seen)
+                        """)
+                }
+            } catch {
+                // Not worth failing anything for: the next write notes the device again.
+                logger.warning("could not update devices' last_seen_at", metadata: ["error": "\(String(reflecting: error))"])
+            }
+        }
+    }
+}

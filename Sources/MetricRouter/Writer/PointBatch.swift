@@ -1,0 +1,114 @@
+import Postgres
+
+/// The validated points of one request, columnar by kind, ready for COPY.
+public struct PointBatch: Sendable {
+    public struct Column<Value: Sendable>: Sendable {
+        public var sensorIDs: [Int64] = []
+        public var times: [Int64] = []
+        public var values: [Value] = []
+
+        mutating func append(_ sensorID: Int64, _ time: Int64, _ value: Value) {
+            sensorIDs.append(sensorID)
+            times.append(time)
+            values.append(value)
+        }
+
+        var count: Int { sensorIDs.count }
+    }
+
+    public let tenant: String
+    public var numbers = Column<Double>()
+    public var integers = Column<Int64>()
+    public var booleans = Column<Bool>()
+    public var strings = Column<String>()
+    /// Approximate memory held, for the writer's byte bound.
+    public private(set) var bytes = 0
+
+    public init(tenant: String) {
+        self.tenant = tenant
+    }
+
+    public var count: Int { numbers.count + integers.count + booleans.count + strings.count }
+
+    public mutating func append(sensorID: Int64, time: Int64, value: MetricValue) {
+        switch value {
+        case .number(let v): numbers.append(sensorID, time, v)
+        case .integer(let v): integers.append(sensorID, time, v)
+        case .boolean(let v): booleans.append(sensorID, time, v)
+        case .string(let v):
+            strings.append(sensorID, time, v)
+            bytes += v.utf8.count
+        }
+        bytes += 24
+    }
+}
+
+/// COPY statements and their binary bodies for a set of batches.
+enum PointCopy {
+    static func statement(_ kind: String) -> String {
+        "COPY millwright_metrics.\(kind)_points (tenant_id, sensor_id, time, value) FROM STDIN (FORMAT binary)"
+    }
+
+    /// One binary COPY body per kind that has points: (kind, body).
+    static func bodies(_ batches: [PointBatch]) -> [(String, [UInt8])] {
+        var result: [(String, [UInt8])] = []
+        func body<V>(
+            _ kind: String, _ column: (PointBatch) -> PointBatch.Column<V>, _ write: (inout PostgresBinaryCopy, V) -> Void
+        ) {
+            let rows = batches.reduce(0) { $0 + column($1).count }
+            guard rows > 0 else { return }
+            var copy = PostgresBinaryCopy(reservingCapacity: rows * 48)
+            for batch in batches {
+                let c = column(batch)
+                for i in 0..<c.count {
+                    copy.beginRow(fields: 4)
+                    copy.text(batch.tenant)
+                    copy.int8(c.sensorIDs[i])
+                    copy.timestamp(unixMicros: c.times[i])
+                    write(&copy, c.values[i])
+                }
+            }
+            copy.finish()
+            result.append((kind, copy.bytes))
+        }
+        body("number", \.numbers) { $0.float8($1) }
+        body("integer", \.integers) { $0.int8($1) }
+        body("boolean", \.booleans) { $0.bool($1) }
+        body("string", \.strings) { $0.text($1) }
+        return result
+    }
+
+    /// The upsert of one batch (re-sent points overwrite): one statement per kind.
+    static func upserts(_ batch: PointBatch) -> [PostgresQuery] {
+        var queries: [PostgresQuery] = []
+        func array<V>(_ values: [V], _ text: (V) -> String) -> PostgresArrayLiteral {
+            PostgresArrayLiteral("{" + values.map(text).joined(separator: ",") + "}")
+        }
+        let empty = PostgresArrayLiteral("{}")
+        func upsert(
+            _ kind: String, _ ids: [Int64], _ times: [Int64], _ n: PostgresArrayLiteral, _ i: PostgresArrayLiteral,
+            _ b: PostgresArrayLiteral, _ s: PostgresArrayLiteral
+        ) {
+            guard !ids.isEmpty else { return }
+            queries.append(
+                """
+                SELECT millwright.upsert_points(\(kind), \(array(ids) { String($0) })::bigint[], \(array(times) { String($0) })::bigint[],
+                    \(n)::double precision[], \(i)::bigint[], \(b)::boolean[], \(s)::text[])
+                """)
+        }
+        let n = batch.numbers, i = batch.integers, b = batch.booleans, s = batch.strings
+        upsert("number", n.sensorIDs, n.times, array(n.values) { $0.postgresText! }, empty, empty, empty)
+        upsert("integer", i.sensorIDs, i.times, empty, array(i.values) { String($0) }, empty, empty)
+        upsert("boolean", b.sensorIDs, b.times, empty, empty, array(b.values) { $0 ? "t" : "f" }, empty)
+        upsert(
+            "string", s.sensorIDs, s.times, empty, empty, empty, PostgresArrayLiteral(PostgresTextArray(s.values).postgresText!))
+        return queries
+    }
+}
+
+/// An array already in PostgreSQL's text form (`{1,2,3}`), bound as one parameter.
+struct PostgresArrayLiteral: PostgresEncodable {
+    let text: String
+    init(_ text: String) { self.text = text }
+    var postgresText: String? { text }
+}

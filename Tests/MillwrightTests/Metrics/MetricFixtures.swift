@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import Postgres
+
+/// Helpers for metric tests: writing through the API and counting stored rows as
+/// the schema owner (the runtime role cannot read the metric tables).
+enum Metrics {
+    static func write(
+        _ client: TestClient, _ tenant: String, token: String?, _ points: [[String: Any]]
+    ) async throws -> APIResponse {
+        try await client.post("/api/v1/tenants/\(tenant)/metrics", token: token, json: ["points": points])
+    }
+
+    static func lines(
+        _ client: TestClient, _ tenant: String, token: String, _ body: String, query: String = "",
+        headers: [(name: String, value: String)] = []
+    ) async throws -> APIResponse {
+        try await client.request(
+            "POST", "/api/v1/tenants/\(tenant)/write\(query)", token: token, body: Array(body.utf8), contentType: "text/plain",
+            headers: headers)
+    }
+
+    /// An RFC 3339 time `seconds` from now.
+    static func time(_ seconds: Double = 0) -> String {
+        PostgresTimestamp.format(Date().addingTimeInterval(seconds))
+    }
+
+    static func ownerPool() -> PostgresPool {
+        PostgresPool(
+            configuration: .init(connectionString: TestEnvironment.ownerDatabaseURL, size: 1), logger: Logger(label: "test"))
+    }
+
+    /// Rows stored for `tenant` across the four kind tables, read as the owner.
+    static func storedRows(_ tenant: String) async throws -> Int {
+        try await asOwner { db in
+            try db.query(
+                """
+                SELECT (SELECT count(*) FROM millwright_metrics.number_points WHERE tenant_id = \(tenant))
+                     + (SELECT count(*) FROM millwright_metrics.integer_points WHERE tenant_id = \(tenant))
+                     + (SELECT count(*) FROM millwright_metrics.boolean_points WHERE tenant_id = \(tenant))
+                     + (SELECT count(*) FROM millwright_metrics.string_points WHERE tenant_id = \(tenant))
+                """
+            ).first!.decode(0, as: Int.self)
+        }
+    }
+
+    /// Runs `body` on a connection of the schema owner.
+    static func asOwner<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        let pool = ownerPool()
+        do {
+            let value = try await pool.withConnection(body)
+            await pool.shutdown()
+            return value
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+    }
+
+    /// The points of a sensor as the query API returns them: (time, value).
+    static func points(
+        _ client: TestClient, _ tenant: String, device: String, sensor: String, token: String, query: String = ""
+    ) async throws -> [(String, Any)] {
+        let response = try await client.get(
+            "/api/v1/tenants/\(tenant)/devices/\(device)/sensors/\(sensor)/points\(query)", token: token)
+        guard response.status == 200 else { throw TestFailure("points: \(response.status) \(response.raw.text)") }
+        return (response.json["points"] as? [[String: Any]] ?? []).map { ($0["time"] as? String ?? "", $0["value"] as Any) }
+    }
+}
+
+extension APIResponse {
+    /// The `errors` entries of a problem.
+    var errors: [[String: Any]] { json["errors"] as? [[String: Any]] ?? [] }
+}

@@ -1,0 +1,209 @@
+import API
+import CurlClient
+import Foundation
+import Logging
+import MetricRouter
+import Postgres
+import Testing
+
+/// The group-commit writer under pressure: a full queue answers 429, a missing
+/// database 503, and SIGTERM loses nothing that was acknowledged.
+@Suite("Metric writer", .serialized)
+struct WriterTests {
+    /// Holds an ACCESS EXCLUSIVE lock on the number table for `seconds` (writes wait).
+    static func lockNumberTable(seconds: Int) -> Task<Void, any Error> {
+        Task {
+            try await Metrics.asOwner { db in
+                try db.execute(
+                    unsafeSQL:
+                        "BEGIN; LOCK TABLE millwright_metrics.number_points IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(\(seconds)); COMMIT"
+                )
+            }
+        }
+    }
+
+    /// Waits until a COPY of the writer waits for a lock.
+    static func waitForBlockedCopy() async throws {
+        for _ in 0..<100 {
+            let blocked = try await Metrics.asOwner { db in
+                try db.query(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'millwright_metrics.number_points'::regclass"
+                ).first!.decode(0, as: Int.self)
+            }
+            if blocked > 0 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("no COPY ever waited for the lock")
+    }
+
+    @Test("A full queue answers 429 with Retry-After; what was accepted is stored once the database moves again")
+    func backpressure() async throws {
+        var configuration = TestEnvironment.configuration
+        configuration.writer = MetricWriter.Configuration(maxQueuedPoints: 2000, flushPoints: 1000, flushers: 1)
+        let server = try await TestServer.start(configuration)
+        defer { server.task.cancel() }
+        let client = TestClient(server: server)
+        let t = try await Fixtures.tenant(client)
+        let writer = try await Tokens.writer(t)
+        try await Fixtures.device(client, tenant: t, id: "d1")
+        #expect(try await Metrics.lines(client, t, token: writer, "m,device=d1 v=0 1").status == 422)  // too old
+        #expect(try await Metrics.lines(client, t, token: writer, "m,device=d1 v=0").status == 204)  // sensor exists
+        func batch(_ offset: Int) -> String {
+            let base = Int(Date().timeIntervalSince1970) - 5000
+            return (0..<1000).map { "m,device=d1 v=\($0) \(base + offset + $0)" }.joined(separator: "\n")
+        }
+        let lock = Self.lockNumberTable(seconds: 4)
+        try await Task.sleep(for: .milliseconds(200))
+        let first = Task { try await Metrics.lines(client, t, token: writer, batch(0), query: "?precision=s") }
+        try await Self.waitForBlockedCopy()
+        let second = Task { try await Metrics.lines(client, t, token: writer, batch(1000), query: "?precision=s") }
+        try await Task.sleep(for: .milliseconds(500))
+        let refused = try await Metrics.lines(client, t, token: writer, batch(2000), query: "?precision=s")
+        #expect(refused.status == 429)
+        #expect(refused.code == "writer_busy")
+        #expect(refused.header("Retry-After") != nil)
+        let influx = try await client.request(
+            "POST", "/api/v2/write?org=\(t)&bucket=b&precision=s", body: Array(batch(3000).utf8), contentType: "text/plain",
+            headers: [("Authorization", "Token \(writer)")])
+        #expect(influx.status == 429)
+        #expect(influx.json["code"] as? String == "too many requests")
+        #expect(influx.header("Retry-After") != nil)
+        try await lock.value
+        #expect(try await first.value.status == 204)
+        #expect(try await second.value.status == 204)
+        #expect(try await Metrics.storedRows(t) == 2001)
+    }
+
+    @Test("SIGTERM flushes every accepted point; every acknowledged point is there after a restart")
+    func sigtermAndRestart() async throws {
+        let client = try await TestClient.make()
+        let t = try await Fixtures.tenant(client)
+        let writer = try await Tokens.writer(t)
+        try await Fixtures.device(client, tenant: t, id: "d1")
+        let service = try ServiceProcess()
+        try await service.start()
+        let other = TestClient(server: TestServer(port: service.port, task: Task {}))
+        let base = Int(Date().timeIntervalSince1970) - 20_000
+        // 24 clients keep writing 500-point batches; SIGTERM lands in the middle.
+        let acknowledged = try await withThrowingTaskGroup(of: Int.self) { group in
+            for c in 0..<24 {
+                group.addTask {
+                    var acked = 0
+                    for r in 0..<40 {
+                        let offset = (c * 40 + r) * 500
+                        let body = (0..<500).map { "m,device=d1 v=\($0) \(base + offset / 50)\(String(format: "%03d", $0))" }
+                            .joined(separator: "\n")
+                        guard let response = try? await Metrics.lines(other, t, token: writer, body, query: "?precision=ms")
+                        else {
+                            return acked
+                        }
+                        if response.status == 204 { acked += 500 } else if response.status != 503 { return acked }
+                    }
+                    return acked
+                }
+            }
+            try await Task.sleep(for: .milliseconds(700))
+            service.terminate()
+            return try await group.reduce(0, +)
+        }
+        let status = await service.waitForExit()
+        #expect(status == 0)
+        #expect(acknowledged > 0)
+        let stored = try await Metrics.storedRows(t)
+        #expect(stored >= acknowledged)
+
+        let restarted = try ServiceProcess()
+        try await restarted.start()
+        let again = TestClient(server: TestServer(port: restarted.port, task: Task {}))
+        let read = try await again.get(
+            "/api/v1/tenants/\(t)/devices/d1/sensors/m.v/points?from=2000-01-01T00:00:00Z&limit=10",
+            token: try await Tokens.viewer(t))
+        #expect(read.status == 200)
+        #expect((read.json["points"] as? [Any])?.count == 10)
+        restarted.terminate()
+        #expect(await restarted.waitForExit() == 0)
+    }
+
+    @Test("With the database away, ingest answers 503 with Retry-After and stores nothing")
+    func databaseAway() async throws {
+        let runtime = try #require(URLComponents(string: TestEnvironment.runtimeDatabaseURL))
+        let proxy = DatabaseOutageTests.Proxy(target: (runtime.host ?? "127.0.0.1", runtime.port ?? 5432))
+        try proxy.start()
+        var proxied = runtime
+        proxied.port = proxy.port
+        var configuration = TestEnvironment.configuration
+        configuration.databaseURL = try #require(proxied.string)
+        configuration.poolSize = 2
+        let server = try await TestServer.start(configuration)
+        defer { server.task.cancel() }
+        let client = TestClient(server: server)
+        let t = try await Fixtures.tenant(client)
+        let writer = try await Tokens.writer(t)
+        try await Fixtures.device(client, tenant: t, id: "d1")
+        #expect(try await Metrics.lines(client, t, token: writer, "m,device=d1 v=1").status == 204)
+        proxy.stop()
+        let json = try await Metrics.write(client, t, token: writer, [["device": "d1", "sensor": "m.v", "value": 2]])
+        #expect(json.status == 503)
+        #expect(json.header("Retry-After") != nil)
+        let influx = try await client.request(
+            "POST", "/api/v2/write?org=\(t)&bucket=b", body: Array("m,device=d1 v=3".utf8), contentType: "text/plain",
+            headers: [("Authorization", "Token \(writer)")])
+        #expect(influx.status == 503)
+        #expect(influx.json["code"] as? String == "unavailable")
+        try proxy.start()
+        defer { proxy.stop() }
+        var recovered = 0
+        for _ in 0..<50 where recovered != 204 {
+            recovered = try await Metrics.lines(client, t, token: writer, "m,device=d1 v=4").status
+            if recovered != 204 { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(recovered == 204)
+        #expect(try await Metrics.storedRows(t) == 2)
+    }
+}
+
+/// The real `millwright` binary, started with the test database and issuer.
+final class ServiceProcess: @unchecked Sendable {
+    // @unchecked: driven from one test task.
+    let port = Int.random(in: 40_000...49_999)
+    private let process = Process()
+
+    init() throws {
+        let root = TestEnvironment.migrationsDirectory.deletingLastPathComponent()
+        let binary =
+            ProcessInfo.processInfo.environment["MILLWRIGHT_TEST_BINARY"]
+            ?? root.appendingPathComponent(".build/debug/millwright").path
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["serve"]
+        process.environment = [
+            "MILLWRIGHT_DATABASE_URL": TestEnvironment.runtimeDatabaseURL,
+            "MILLWRIGHT_MIGRATION_DATABASE_URL": TestEnvironment.ownerDatabaseURL,
+            "MILLWRIGHT_OIDC_ISSUERS": TestEnvironment.issuer, "MILLWRIGHT_OIDC_ALLOW_HTTP": "true",
+            "MILLWRIGHT_OIDC_AUDIENCE": TestEnvironment.audience, "MILLWRIGHT_OIDC_CLIENT_ID": TestEnvironment.clientID,
+            "MILLWRIGHT_PORT": String(port), "MILLWRIGHT_MIGRATIONS_DIR": TestEnvironment.migrationsDirectory.path,
+            "MILLWRIGHT_LOG_LEVEL": "warning",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+    }
+
+    func start() async throws {
+        try process.run()
+        for _ in 0..<100 {
+            let health = try? await CurlHTTPClient.forTests.perform(
+                HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz", method: "GET", headers: [], body: nil))
+            if health?.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        process.terminate()
+        throw TestFailure("the service binary did not start")
+    }
+
+    func terminate() { kill(process.processIdentifier, SIGTERM) }
+
+    func waitForExit() async -> Int32 {
+        for _ in 0..<300 where process.isRunning { try? await Task.sleep(for: .milliseconds(100)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
