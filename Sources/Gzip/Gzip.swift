@@ -11,6 +11,7 @@ public enum Gzip {
             case corrupt
         }
         public var kind: Kind
+        public init(kind: Kind) { self.kind = kind }
     }
 
     /// Inflates `input` (one or more concatenated gzip members), refusing more than

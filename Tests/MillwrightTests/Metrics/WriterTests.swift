@@ -10,30 +10,47 @@ import Testing
 /// database 503, and SIGTERM loses nothing that was acknowledged.
 @Suite("Metric writer", .serialized)
 struct WriterTests {
-    /// Holds an ACCESS EXCLUSIVE lock on the number table for `seconds` (writes wait).
-    static func lockNumberTable(seconds: Int) -> Task<Void, any Error> {
-        Task {
-            try await Metrics.asOwner { db in
-                try db.execute(
-                    unsafeSQL:
-                        "BEGIN; LOCK TABLE millwright_metrics.number_points IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(\(seconds)); COMMIT"
-                )
+    /// Holds an ACCESS EXCLUSIVE lock on `relation` (writes to it wait) until
+    /// `release()` cancels the holding session.
+    struct RelationLock {
+        static let applicationName = "millwright-test-lock"
+        let task: Task<Void, any Error>
+
+        init(_ relation: String) {
+            task = Task {
+                let pool = PostgresPool(
+                    configuration: .init(
+                        connectionString: TestEnvironment.ownerDatabaseURL, size: 1, applicationName: Self.applicationName),
+                    logger: Logger(label: "test"))
+                _ = try? await pool.withConnection { db in
+                    _ = try db.execute(
+                        unsafeSQL: "BEGIN; LOCK TABLE \(relation) IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT")
+                }
+                await pool.shutdown()
             }
+        }
+
+        func release() async throws {
+            try await Metrics.asOwner { db in
+                _ = try db.query(
+                    "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = \(Self.applicationName)")
+            }
+            _ = await task.result
         }
     }
 
-    /// Waits until a COPY of the writer waits for a lock.
-    static func waitForBlockedCopy() async throws {
-        for _ in 0..<100 {
+    /// Waits until `count` sessions wait for a lock on `relation`.
+    static func waitForBlockedWriters(_ relation: String, count: Int) async throws {
+        for _ in 0..<200 {
             let blocked = try await Metrics.asOwner { db in
                 try db.query(
-                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'millwright_metrics.number_points'::regclass"
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = \(relation)::regclass"
                 ).first!.decode(0, as: Int.self)
             }
-            if blocked > 0 { return }
+            if blocked >= count { return }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw TestFailure("no COPY ever waited for the lock")
+        throw TestFailure("fewer than \(count) writers ever waited for the lock on \(relation)")
     }
 
     @Test("A full queue answers 429 with Retry-After; what was accepted is stored once the database moves again")
@@ -46,18 +63,23 @@ struct WriterTests {
         let t = try await Fixtures.tenant(client)
         let writer = try await Tokens.writer(t)
         try await Fixtures.device(client, tenant: t, id: "d1")
-        #expect(try await Metrics.lines(client, t, token: writer, "m,device=d1 v=0 1").status == 422)  // too old
-        #expect(try await Metrics.lines(client, t, token: writer, "m,device=d1 v=0").status == 204)  // sensor exists
-        func batch(_ offset: Int) -> String {
-            let base = Int(Date().timeIntervalSince1970) - 5000
-            return (0..<1000).map { "m,device=d1 v=\($0) \(base + offset + $0)" }.joined(separator: "\n")
+        // Three days back: a partition (or chunk) no other test writes to, locked below.
+        let day = Int(Date().timeIntervalSince1970) / 86_400 * 86_400 - 3 * 86_400 + 3600
+        #expect(try await Metrics.lines(client, t, token: writer, "m,device=d1 v=0 \(day)", query: "?precision=s").status == 204)
+        let relation = try await Metrics.asOwner { db in
+            try db.query("SELECT tableoid::regclass::text FROM millwright_metrics.number_points WHERE tenant_id = \(t)").first!
+                .decode(0, as: String.self)
         }
-        let lock = Self.lockNumberTable(seconds: 4)
-        try await Task.sleep(for: .milliseconds(200))
+        func batch(_ offset: Int) -> String {
+            (0..<1000).map { "m,device=d1 v=\($0) \(day + 1 + offset + $0)" }.joined(separator: "\n")
+        }
+        let lock = RelationLock(relation)
+        try await Task.sleep(for: .milliseconds(300))
         let first = Task { try await Metrics.lines(client, t, token: writer, batch(0), query: "?precision=s") }
-        try await Self.waitForBlockedCopy()
+        try await Self.waitForBlockedWriters(relation, count: 1)
         let second = Task { try await Metrics.lines(client, t, token: writer, batch(1000), query: "?precision=s") }
-        try await Task.sleep(for: .milliseconds(500))
+        // The second batch is accepted into the queue behind the blocked flush; wait for it.
+        try await Task.sleep(for: .milliseconds(1500))
         let refused = try await Metrics.lines(client, t, token: writer, batch(2000), query: "?precision=s")
         #expect(refused.status == 429)
         #expect(refused.code == "writer_busy")
@@ -68,7 +90,7 @@ struct WriterTests {
         #expect(influx.status == 429)
         #expect(influx.json["code"] as? String == "too many requests")
         #expect(influx.header("Retry-After") != nil)
-        try await lock.value
+        try await lock.release()
         #expect(try await first.value.status == 204)
         #expect(try await second.value.status == 204)
         #expect(try await Metrics.storedRows(t) == 2001)

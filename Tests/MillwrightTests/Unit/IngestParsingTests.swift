@@ -1,0 +1,74 @@
+import Gzip
+import MetricRouter
+import Testing
+
+/// The ingest parsers and gzip on their own: no I/O.
+@Suite("Ingest parsing")
+struct IngestParsingTests {
+    func lines(_ text: String, precision: LineProtocolParser.Precision = .ns) throws -> [IncomingPoint] {
+        try LineProtocolParser.parse(Array(text.utf8), precision: precision, deviceTag: "device").points
+    }
+
+    @Test("Line protocol: escapes, every value form, precisions")
+    func lineProtocol() throws {
+        let points = try lines(#"my\ m\,x,device=a\ b,z=1 f\=1=1.5e3,i=-3i,u=7u,t=T,s="a \"q\" \\ b" 1732269600123456789"#)
+        #expect(points.map(\.sensor) == ["my m,x.f=1", "my m,x.i", "my m,x.u", "my m,x.t", "my m,x.s"])
+        #expect(points.allSatisfy { $0.device == "a b" })
+        #expect(points.map(\.value) == [.number(1500), .integer(-3), .integer(7), .boolean(true), .string(#"a "q" \ b"#)])
+        #expect(points[0].time == 1_732_269_600_123_457)  // ns rounded to µs
+        #expect(try lines("m,device=d v=1 1732269600", precision: .s)[0].time == 1_732_269_600_000_000)
+        #expect(try lines("m,device=d v=1 1732269600123", precision: .ms)[0].time == 1_732_269_600_123_000)
+        #expect(try lines("m,device=d v=1")[0].time == nil)
+    }
+
+    @Test("Line protocol: what is not valid, with line and column")
+    func lineProtocolErrors() {
+        let bad = [
+            "m,device=d", "m,device=d v=", "m,device=d v=1x", "m,device=d v=nan", "m,device=d v=1 12ab", ",device=d v=1",
+            "m,device=d v=\"open", "m,device=d =1", "m,device v=1", "m,device=d v=-1u",
+        ]
+        for (number, line) in bad.enumerated() {
+            let text = String(repeating: "# comment\n", count: number) + line
+            #expect(throws: IngestError.self, "\(line)") {
+                try LineProtocolParser.parse(Array(text.utf8), precision: .ns, deviceTag: "device")
+            }
+            do {
+                _ = try LineProtocolParser.parse(Array(text.utf8), precision: .ns, deviceTag: "device")
+            } catch {
+                #expect(error.problems.first?.position.line == number + 1, "\(line)")
+                #expect(error.problems.first?.code == "invalid_line")
+            }
+        }
+    }
+
+    @Test("JSON points: escapes and surrogates, integers kept apart from numbers, syntax errors")
+    func jsonPoints() throws {
+        let body =
+            #"{"x": [1, {"y": null}], "points": [{"device": "d\u00e9", "sensor": "s\ud83d\ude00", "value": 12345678901234567}, {"device": "d", "sensor": "s", "value": -0.5e-3, "time": null}]}"#
+        let parsed = try JSONPointsParser.parse(Array(body.utf8))
+        #expect(parsed.problems.isEmpty)
+        #expect(parsed.points.map(\.device) == ["dé", "d"])
+        #expect(parsed.points[0].sensor == "s😀")
+        #expect(parsed.points.map(\.value) == [.integer(12_345_678_901_234_567), .number(-0.0005)])
+        for broken in [
+            #"{"points": [}"#, #"{"points": [1,]}"#, #"{"points": "x"}"#, #"[]"#, #"{"points": []} x"#,
+            #"{"points": [{"device": "\ud800"}]}"#, "{\"points\": [\"a\nb\"]}", #"{"points": [01]}"#,
+        ] {
+            #expect(throws: IngestError.self, "\(broken)") { try JSONPointsParser.parse(Array(broken.utf8)) }
+        }
+    }
+
+    @Test("gzip: round trip through zlib's own output, the cap, corrupt input")
+    func gzip() throws {
+        // "hello\n" compressed by gzip(1).
+        let member: [UInt8] = [
+            0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0xe7, 0x02, 0x00, 0x20,
+            0x30, 0x3a, 0x36, 0x06, 0x00, 0x00, 0x00,
+        ]
+        #expect(try Gzip.decompress(member, limit: 100) == Array("hello\n".utf8))
+        #expect(try Gzip.decompress(member + member, limit: 100) == Array("hello\nhello\n".utf8))  // concatenated members
+        #expect(throws: Gzip.Error(kind: .tooLarge)) { try Gzip.decompress(member, limit: 5) }
+        #expect(throws: Gzip.Error(kind: .corrupt)) { try Gzip.decompress(Array(member.prefix(15)), limit: 100) }
+        #expect(throws: Gzip.Error(kind: .corrupt)) { try Gzip.decompress(Array("plain".utf8), limit: 100) }
+    }
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Benchmarks metric ingestion and queries on this machine, with the database, the
+# service and the load generator (wrk) all on it, and writes the figures to
+# bench/results/metrics.md (BENCHMARKS.md quotes them).
+#
+#   scripts/bench-metrics.sh      (about 10 minutes after the release build)
+#
+# 1. HTTP ingest, line protocol and JSON, batches of 1,000 and 5,000 points, 8 and 64
+#    connections, 100 devices × 100 sensors: points/s, request p50/p99, and stored rows
+#    checked against acknowledged points after every run.
+# 2. In the same run, the same number of points COPYed straight into the same table
+#    (psql \copy, one stream): the physical limit, and the ratio of the two.
+# 3. The tenant topped up past 10 million points, then query p50/p99 (wrk, 4 connections)
+#    for `points` (1,000 of one sensor), `aggregates` (24 h at 1 min) and `latest`.
+# 4. The service's peak resident memory (VmHWM).
+#
+# BENCH_DURATION (s, default 15), BENCH_PROFILE=FILE records perf during the LP 5,000 × 64 run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk; }
+duration=${BENCH_DURATION:-15}
+port=${BENCH_PORT:-18091}
+swift build -c release --product millwright >&2
+bin=$(swift build -c release --show-bin-path)
+
+source scripts/throwaway-services.sh
+throwaway_services millwright-bench-metrics "${BENCH_DB_PORT:-54369}"
+issuer="$issuer_base/realms/millwright"
+owner="postgresql://millwright_owner@127.0.0.1:$db_port/millwright"
+psql_owner() { psql "$owner" -v ON_ERROR_STOP=1 -qtAX "$@"; }
+
+MILLWRIGHT_DATABASE_URL="postgresql://millwright_app@127.0.0.1:$db_port/millwright" \
+MILLWRIGHT_MIGRATION_DATABASE_URL="$owner" \
+MILLWRIGHT_OIDC_ISSUERS="$issuer" MILLWRIGHT_OIDC_ALLOW_HTTP=true MILLWRIGHT_MIGRATE_ON_START=true \
+MILLWRIGHT_LOG_LEVEL=warning MILLWRIGHT_PORT=$port \
+    "$bin/millwright" serve 2>"$state/serve.log" &
+server_pid=$!
+base="http://127.0.0.1:$port"
+for _ in $(seq 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
+engine=$(curl -sf "$base/readyz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["storage"])')
+
+token() { curl -sf "$issuer/token?roles=$1${2:+&tenant=$2}&ttl=7200" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'; }
+admin=$(token platform-admin)
+curl -sf -o /dev/null -X POST "$base/api/v1/tenants" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+    -d '{"id": "bench", "name": "Bench"}'
+writer=$(token metrics-writer bench)
+viewer=$(token viewer bench)
+tenant_admin=$(token tenant-admin bench)
+python3 - "$base" "$tenant_admin" <<'PY'
+import json, sys, urllib.request
+base, token = sys.argv[1], sys.argv[2]
+devices = [{"id": f"dev-{i:03d}"} for i in range(100)]
+request = urllib.request.Request(f"{base}/api/v1/tenants/bench/devices/batch", data=json.dumps({"devices": devices}).encode(),
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+urllib.request.urlopen(request).read()
+PY
+now_us=$(($(date +%s) * 1000000))
+time_base=$((now_us - 23 * 3600 * 1000000))
+# The 10,000 sensors are created by the first write (auto_create_sensors).
+python3 -c "
+for d in range(100):
+    print('m,device=dev-%03d ' % d + ','.join('s%02d=0' % s for s in range(100)) + ' $((time_base - 1000000))')
+" | curl -sf -X POST "$base/api/v1/tenants/bench/write?precision=us" -H "Authorization: Bearer $writer" --data-binary @- >/dev/null
+stored() { psql_owner -c "SELECT count(*) FROM millwright_metrics.number_points WHERE tenant_id = 'bench'"; }
+
+results=bench/results/metrics.md
+mkdir -p bench/results
+machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM"
+{
+    echo "# Metric router benchmark"
+    echo
+    echo "$(date -u +%Y-%m-%dT%H:%MZ), $machine; storage: $engine; PostgreSQL $(psql_owner -c 'SHOW server_version')."
+    echo "Database, service (release build) and wrk on the same machine. Command: \`scripts/bench-metrics.sh\` (${duration} s per run)."
+    echo
+    echo "## HTTP ingest (wrk -t2, every point unique: the COPY path)"
+    echo
+    echo "| format | batch | connections | points/s | requests/s | p50 ms | p99 ms | acknowledged | stored | refused (429/503) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+} >"$results"
+
+run=0
+best=0
+for format in lp json; do
+    for batch in 1000 5000; do
+        for connections in 8 64; do
+            before=$(stored)
+            if [[ -n "${BENCH_PROFILE:-}" && $format == lp && $batch == 5000 && $connections == 64 ]]; then
+                perf record -F 499 -g -p "$server_pid" -o "$BENCH_PROFILE" -- sleep "$duration" >/dev/null 2>&1 &
+                perf_pid=$!
+            fi
+            BENCH_TOKEN=$writer BENCH_FORMAT=$format BENCH_BATCH=$batch BENCH_TIME_BASE=$time_base BENCH_RUN=$run \
+                wrk -t2 -c"$connections" -d"${duration}s" --timeout 30s -s bench/ingest.lua "$base" >"$state/wrk.txt"
+            [[ -n "${perf_pid:-}" ]] && { wait "$perf_pid" || true; unset perf_pid; }
+            sleep 1  # requests wrk cut off at the end may still commit
+            after=$(stored)
+            eval "$(grep '^RESULT' "$state/wrk.txt" | sed 's/^RESULT //')"
+            acked=$(((requests - non2xx - socket_errors) * batch))
+            seconds=$(python3 -c "print($duration_us / 1e6)")
+            rate=$(python3 -c "print(round($acked / $seconds))")
+            rps=$(python3 -c "print(round(($requests - $non2xx) / $seconds, 1))")
+            lost=$((acked > after - before ? acked - (after - before) : 0))
+            echo "| $format | $batch | $connections | $rate | $rps | $p50_ms | $p99_ms | $acked | $((after - before)) | $non2xx |" >>"$results"
+            echo "ingest $format batch=$batch c=$connections: $rate points/s, p50 $p50_ms ms, p99 $p99_ms ms, acked $acked, stored $((after - before)), lost $lost" >&2
+            ((rate > best)) && best=$rate && best_run="$format, $batch × $connections"
+            ((lost == 0)) || { echo "ACKNOWLEDGED POINTS LOST: $lost" >&2; exit 1; }
+            run=$((run + 1))
+        done
+    done
+done
+
+# The same shape of points, COPYed straight into the same table in one stream.
+copy_points=2000000
+psql_owner -c "SET millwright.tenant_id = 'bench'" \
+    -c "COPY (SELECT sensor_id FROM millwright.sensors ORDER BY sensor_id) TO STDOUT" >"$state/sensors.txt"
+python3 - "$state/sensors.txt" "$state/copy.txt" "$copy_points" "$((time_base - 3600 * 1000000))" <<'PY'
+import sys, datetime
+sensors = [line.strip() for line in open(sys.argv[1]) if line.strip()]
+count, start = int(sys.argv[3]), int(sys.argv[4])
+epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+with open(sys.argv[2], "w") as out:
+    for i in range(count // len(sensors)):
+        t = (epoch + datetime.timedelta(microseconds=start + i * 1000)).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+        for s in sensors:
+            out.write(f"bench\t{s}\t{t}\t{i % 1000}.5\n")
+PY
+copy_started=$(date +%s.%N)
+psql_owner -c "\\copy millwright_metrics.number_points (tenant_id, sensor_id, time, value) FROM '$state/copy.txt'"
+copy_seconds=$(python3 -c "print($(date +%s.%N) - $copy_started)")
+copy_rate=$(python3 -c "print(round($copy_points / $copy_seconds))")
+ratio=$(python3 -c "print(round(100 * $best / $copy_rate))")
+{
+    echo
+    echo "## COPY, same run, same table and index"
+    echo
+    echo "- psql \\copy of $copy_points points (text format, one stream): **$copy_rate rows/s** (${copy_seconds%.*} s)."
+    echo "- Best HTTP ingest ($best_run): **$best points/s = $ratio % of COPY** (target: at least 50 %)."
+} >>"$results"
+echo "copy: $copy_rate rows/s; best HTTP $best points/s = $ratio %" >&2
+
+# Top up past 10 million points (spread over the last 24 hours), then query.
+have=$(stored)
+if ((have < 10000000)); then
+    psql_owner -c "SET millwright.tenant_id = 'bench'" -c "
+        INSERT INTO millwright_metrics.number_points (tenant_id, sensor_id, time, value)
+        SELECT 'bench', s.sensor_id, now() - interval '24 hours' + g * interval '1 second' * (86400.0 / $(((10000000 - have) / 10000 + 1))) + interval '3 microseconds', g % 97
+        FROM millwright.sensors s, generate_series(0, $(((10000000 - have) / 10000))) g
+        ON CONFLICT DO NOTHING" >/dev/null
+    psql_owner -c "ANALYZE millwright_metrics.number_points" >/dev/null
+fi
+total=$(stored)
+from=$(date -u -d '24 hours ago' +%Y-%m-%dT%H:%M:00Z)
+to=$(date -u +%Y-%m-%dT%H:%M:00Z)
+{
+    echo
+    echo "## Queries on a tenant holding $total points (100 devices × 100 sensors; wrk -t1 -c4, ${duration} s)"
+    echo
+    echo "| query | requests/s | p50 ms | p99 ms | non-2xx |"
+    echo "|---|---|---|---|---|"
+} >>"$results"
+for kind in latest aggregates points; do
+    BENCH_TOKEN=$viewer BENCH_KIND=$kind BENCH_FROM=$from BENCH_TO=$to \
+        wrk -t1 -c4 -d"${duration}s" -s bench/query.lua "$base" >"$state/wrk-query.txt"
+    eval "$(grep '^RESULT' "$state/wrk-query.txt" | sed 's/^RESULT //')"
+    rps=$(python3 -c "print(round($requests / ($duration_us / 1e6)))")
+    case $kind in
+    latest) label="latest (100 sensors of a device)" ;;
+    aggregates) label="aggregates (24 h at 1 min, avg/min/max/count)" ;;
+    points) label="points (up to 1,000 of one sensor in 24 h)" ;;
+    esac
+    echo "| $label | $rps | $p50_ms | $p99_ms | $non2xx |" >>"$results"
+    echo "query $kind: p50 $p50_ms ms, p99 $p99_ms ms ($rps req/s)" >&2
+done
+peak=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
+{
+    echo
+    echo "Service peak resident memory (VmHWM) over the whole run: **$((peak / 1024)) MiB**."
+} >>"$results"
+cat "$results"
