@@ -27,18 +27,9 @@ bin=$(swift build -c release --show-bin-path)
 
 source scripts/throwaway-services.sh
 throwaway_services millwright-bench-metrics "${BENCH_DB_PORT:-54369}"
-issuer="$issuer_base/realms/millwright"
 owner="postgresql://millwright_owner@127.0.0.1:$db_port/millwright"
 psql_owner() { psql "$owner" -v ON_ERROR_STOP=1 -qtAX "$@"; }
-
-MILLWRIGHT_DATABASE_URL="postgresql://millwright_app@127.0.0.1:$db_port/millwright" \
-MILLWRIGHT_MIGRATION_DATABASE_URL="$owner" \
-MILLWRIGHT_OIDC_ISSUERS="$issuer" MILLWRIGHT_OIDC_ALLOW_HTTP=true MILLWRIGHT_MIGRATE_ON_START=true \
-MILLWRIGHT_LOG_LEVEL=warning MILLWRIGHT_PORT=$port \
-    "$bin/millwright" serve 2>"$state/serve.log" &
-server_pid=$!
-base="http://127.0.0.1:$port"
-for _ in $(seq 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
+throwaway_service "$bin/millwright" "$port"
 engine=$(curl -sf "$base/readyz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["storage"])')
 
 token() { curl -sf "$issuer/token?roles=$1${2:+&tenant=$2}&ttl=7200" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'; }

@@ -70,5 +70,14 @@ Try:
   curl -s http://127.0.0.1:$port/api/v1/tenants/demo/devices -H "Authorization: Bearer \$TOKEN"
   curl -s -X POST http://127.0.0.1:$port/api/v1/tenants/demo/devices/press-01/keys -H "Authorization: Bearer \$TOKEN" \\
        -H 'Content-Type: application/json' -d '{"name": "plc"}'
+
+Metrics (a device key from the call above works too, for press-01's points):
+  curl -s -X POST http://127.0.0.1:$port/api/v1/tenants/demo/metrics -H "Authorization: Bearer \$TOKEN" \\
+       -H 'Content-Type: application/json' -d '{"points": [{"device": "press-01", "sensor": "temperature", "value": 23.5}]}'
+  printf 'press,device=press-01 cycles=1200i,running=true\\n' | curl -s -X POST \\
+       http://127.0.0.1:$port/api/v1/tenants/demo/write -H "Authorization: Bearer \$TOKEN" --data-binary @-
+  curl -s http://127.0.0.1:$port/api/v1/tenants/demo/devices/press-01/latest -H "Authorization: Bearer \$TOKEN"
+  curl -s "http://127.0.0.1:$port/api/v1/tenants/demo/devices/press-01/sensors/temperature/aggregates?interval=1m" \\
+       -H "Authorization: Bearer \$TOKEN"
 TEXT
 wait $server_pid

@@ -5,6 +5,9 @@
 #
 # Sets: state (the folder), db_port, issuer_base (http://127.0.0.1:PORT), issuer_pid.
 # A caller that starts the service sets server_pid, which is stopped first.
+#
+#   throwaway_service BINARY PORT   start `BINARY serve` on them (migrating first), wait until ready;
+#                                   sets server_pid, base (http://127.0.0.1:PORT) and issuer.
 
 throwaway_cleanup() {
     [[ -n "${server_pid:-}" ]] && kill "$server_pid" 2>/dev/null || true
@@ -24,4 +27,19 @@ throwaway_services() {
     for _ in $(seq 50); do [[ -s "$state/issuer.port" ]] && break; sleep 0.1; done
     [[ -s "$state/issuer.port" ]] || { echo "the development issuer did not start" >&2; cat "$state/issuer.log" >&2; exit 1; }
     issuer_base="http://127.0.0.1:$(cat "$state/issuer.port")"
+}
+
+throwaway_service() {
+    issuer="$issuer_base/realms/millwright"
+    MILLWRIGHT_DATABASE_URL="postgresql://millwright_app@127.0.0.1:$db_port/millwright" \
+    MILLWRIGHT_MIGRATION_DATABASE_URL="postgresql://millwright_owner@127.0.0.1:$db_port/millwright" \
+    MILLWRIGHT_OIDC_ISSUERS="$issuer" MILLWRIGHT_OIDC_ALLOW_HTTP=true MILLWRIGHT_MIGRATE_ON_START=true \
+    MILLWRIGHT_LOG_LEVEL=${MILLWRIGHT_LOG_LEVEL:-warning} MILLWRIGHT_PORT=$2 \
+        "$1" serve 2>"$state/serve.log" &
+    server_pid=$!
+    base="http://127.0.0.1:$2"
+    for _ in $(seq 100); do curl -sf "$base/readyz" >/dev/null && return 0; sleep 0.1; done
+    echo "the service did not become ready" >&2
+    cat "$state/serve.log" >&2
+    exit 1
 }

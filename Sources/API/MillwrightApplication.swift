@@ -44,16 +44,7 @@ public struct MillwrightApplication: Sendable {
     private static func withSingleConnection<T: Sendable>(
         _ url: String, logger: Logger, _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
-        let pool = PostgresPool(
-            configuration: .init(connectionString: url, size: 1, applicationName: "millwright-migrate"), logger: logger)
-        do {
-            let value = try await pool.withConnection(body)
-            await pool.shutdown()
-            return value
-        } catch {
-            await pool.shutdown()
-            throw error
-        }
+        try await PostgresPool.withTemporaryConnection(url, applicationName: "millwright-migrate", logger: logger, body)
     }
 
     /// Runs until shut down.

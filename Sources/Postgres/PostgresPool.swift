@@ -109,6 +109,24 @@ public final class PostgresPool: Sendable {
         }
     }
 
+    /// Runs `body` on a connection of its own (a pool of one, shut down afterwards):
+    /// for one-off work such as migrations.
+    public static func withTemporaryConnection<T: Sendable>(
+        _ connectionString: String, applicationName: String, logger: Logger,
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        let pool = PostgresPool(
+            configuration: .init(connectionString: connectionString, size: 1, applicationName: applicationName), logger: logger)
+        do {
+            let value = try await pool.withConnection(body)
+            await pool.shutdown()
+            return value
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+    }
+
     /// Closes idle connections, refuses new leases, and stops the threads.
     public func shutdown() async {
         let (idle, waiters) = state.withLock { state in

@@ -271,7 +271,8 @@ public struct JSONPointsParser {
             guard let d = peek, d >= 0x30, d <= 0x39 else { throw syntax("invalid number") }
             while let d = peek, d >= 0x30, d <= 0x39 { index += 1 }
         }
-        let double = Self.double(bytes, start..<index)
+        // The grammar above was checked, so strtod reads it all (NaN would be refused later).
+        let double = Self.double(bytes, start..<index) ?? .nan
         if isInteger, let integer = Self.int64(bytes, start..<index) { return .integer(integer, double) }
         return .number(double)
     }
@@ -295,12 +296,14 @@ public struct JSONPointsParser {
         return value
     }
 
-    /// strtod over a NUL-terminated copy of a validated JSON number.
-    static func double(_ bytes: [UInt8], _ range: Range<Int>) -> Double {
+    /// strtod over a NUL-terminated copy of `bytes[range]`; nil unless it reads all of it.
+    static func double(_ bytes: [UInt8], _ range: Range<Int>) -> Double? {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: range.count + 1) { buffer in
             for (offset, i) in range.enumerated() { buffer[offset] = CChar(bitPattern: bytes[i]) }
             buffer[range.count] = 0
-            return strtod(buffer.baseAddress!, nil)
+            var end: UnsafeMutablePointer<CChar>?
+            let value = strtod(buffer.baseAddress!, &end)
+            return end == buffer.baseAddress!.advanced(by: range.count) ? value : nil
         }
     }
 

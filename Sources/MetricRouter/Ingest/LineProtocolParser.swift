@@ -197,39 +197,56 @@ private struct Line {
         }
         let valueStart = index
         while let byte = peek, byte != 0x2C, byte != 0x20 { index += 1 }
-        let raw = String(decoding: bytes[valueStart..<index], as: UTF8.self)
-        switch raw {
-        case "t", "T", "true", "True", "TRUE": return .boolean(true)
-        case "f", "F", "false", "False", "FALSE": return .boolean(false)
-        default: break
-        }
-        if raw.hasSuffix("i") || raw.hasSuffix("u") {
-            guard let value = Int64(raw.dropLast()), raw.hasSuffix("i") || value >= 0 else {
+        let raw = bytes[valueStart..<index]
+        if let flag = Self.boolean(raw) { return .boolean(flag) }
+        if let last = raw.last, last == UInt8(ascii: "i") || last == UInt8(ascii: "u") {
+            guard raw.count > 1, let value = JSONPointsParser.int64(bytes, valueStart..<index - 1),
+                last == UInt8(ascii: "i") || value >= 0, Self.isInteger(raw.dropLast())
+            else {
                 index = valueStart
-                throw error("invalid integer field value \(raw)")
+                throw error("invalid integer field value \(String(decoding: raw, as: UTF8.self))")
             }
             return .integer(value)
         }
-        guard Self.isFloat(raw), let value = Double(raw) else {
+        guard Self.isFloat(raw), let value = JSONPointsParser.double(bytes, valueStart..<index) else {
             index = valueStart
-            throw error("invalid field value \(raw)")
+            throw error("invalid field value \(String(decoding: raw, as: UTF8.self))")
         }
         return .number(value)
     }
 
+    /// `t`, `T`, `true`, `True`, `TRUE` and the same for false.
+    static func boolean(_ raw: ArraySlice<UInt8>) -> Bool? {
+        guard let first = raw.first, first | 0x20 == UInt8(ascii: "t") || first | 0x20 == UInt8(ascii: "f") else { return nil }
+        switch String(decoding: raw, as: UTF8.self) {
+        case "t", "T", "true", "True", "TRUE": return true
+        case "f", "F", "false", "False", "FALSE": return false
+        default: return nil
+        }
+    }
+
+    /// An optional minus and digits only.
+    static func isInteger(_ raw: ArraySlice<UInt8>) -> Bool {
+        let digits = raw.first == UInt8(ascii: "-") ? raw.dropFirst() : raw
+        return !digits.isEmpty && digits.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
+
     /// Line protocol floats: digits with an optional sign, fraction and exponent
-    /// (no `nan`, `inf` or hex, which `Double.init` would take).
-    static func isFloat(_ text: String) -> Bool {
+    /// (no `nan`, `inf` or hex, which strtod would take).
+    static func isFloat(_ raw: ArraySlice<UInt8>) -> Bool {
         var sawDigit = false
-        for (offset, byte) in text.utf8.enumerated() {
+        var previous: UInt8 = 0
+        var atStart = true
+        for byte in raw {
             switch byte {
             case 0x30...0x39: sawDigit = true
             case UInt8(ascii: "-"), UInt8(ascii: "+"):
-                let previous = offset > 0 ? Array(text.utf8)[offset - 1] : nil
-                if !(offset == 0 || previous == UInt8(ascii: "e") || previous == UInt8(ascii: "E")) { return false }
-            case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"): continue
+                guard atStart || previous | 0x20 == UInt8(ascii: "e") else { return false }
+            case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"): break
             default: return false
             }
+            previous = byte
+            atStart = false
         }
         return sawDigit
     }

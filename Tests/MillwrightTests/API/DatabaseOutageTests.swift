@@ -16,7 +16,7 @@ struct DatabaseOutageTests {
 
         init(target: (String, Int)) {
             self.target = target
-            self.port = Int.random(in: 30_000...39_999)
+            self.port = TestEnvironment.freePort()
         }
 
         func start() throws {
@@ -32,6 +32,24 @@ struct DatabaseOutageTests {
             self.process = process
         }
 
+        /// A server of this test's own whose database connections pass through a proxy.
+        static func serverBehindProxy() async throws -> (TestServer, Proxy) {
+            let runtime = try #require(URLComponents(string: TestEnvironment.runtimeDatabaseURL))
+            let proxy = Proxy(target: (runtime.host ?? "127.0.0.1", runtime.port ?? 5432))
+            try proxy.start()
+            var proxied = runtime
+            proxied.port = proxy.port
+            var configuration = TestEnvironment.configuration
+            configuration.databaseURL = try #require(proxied.string)
+            configuration.poolSize = 2
+            do {
+                return (try await TestServer.start(configuration), proxy)
+            } catch {
+                proxy.stop()
+                throw error
+            }
+        }
+
         func stop() {
             // SIGKILL: the test process ignores SIGTERM (for graceful shutdown), and
             // children inherit ignored signals.
@@ -43,16 +61,8 @@ struct DatabaseOutageTests {
 
     @Test("503 with Retry-After while the database is away; recovery without a restart")
     func outage() async throws {
-        let runtime = try #require(URLComponents(string: TestEnvironment.runtimeDatabaseURL))
-        let proxy = Proxy(target: (runtime.host ?? "127.0.0.1", runtime.port ?? 5432))
-        try proxy.start()
+        let (server, proxy) = try await Proxy.serverBehindProxy()
         defer { proxy.stop() }
-        var proxied = runtime
-        proxied.port = proxy.port
-        var configuration = TestEnvironment.configuration
-        configuration.databaseURL = try #require(proxied.string)
-        configuration.poolSize = 2
-        let server = try await TestServer.start(configuration)
         defer { server.task.cancel() }
         let client = TestClient(server: server)
 

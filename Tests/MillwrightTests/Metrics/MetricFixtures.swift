@@ -20,14 +20,18 @@ enum Metrics {
             headers: headers)
     }
 
+    /// The InfluxDB v2 write API with `Token` credentials.
+    static func influx(
+        _ client: TestClient, _ tenant: String, token: String, _ body: String, precision: String = "ns"
+    ) async throws -> APIResponse {
+        try await client.request(
+            "POST", "/api/v2/write?org=\(tenant)&bucket=b&precision=\(precision)", body: Array(body.utf8),
+            contentType: "text/plain", headers: [("Authorization", "Token \(token)")])
+    }
+
     /// An RFC 3339 time `seconds` from now.
     static func time(_ seconds: Double = 0) -> String {
         PostgresTimestamp.format(Date().addingTimeInterval(seconds))
-    }
-
-    static func ownerPool() -> PostgresPool {
-        PostgresPool(
-            configuration: .init(connectionString: TestEnvironment.ownerDatabaseURL, size: 1), logger: Logger(label: "test"))
     }
 
     /// Rows stored for `tenant` across the four kind tables, read as the owner.
@@ -46,15 +50,8 @@ enum Metrics {
 
     /// Runs `body` on a connection of the schema owner.
     static func asOwner<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        let pool = ownerPool()
-        do {
-            let value = try await pool.withConnection(body)
-            await pool.shutdown()
-            return value
-        } catch {
-            await pool.shutdown()
-            throw error
-        }
+        try await PostgresPool.withTemporaryConnection(
+            TestEnvironment.ownerDatabaseURL, applicationName: "millwright-test", logger: Logger(label: "test"), body)
     }
 
     /// The points of a sensor as the query API returns them: (time, value).

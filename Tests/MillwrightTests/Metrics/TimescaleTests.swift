@@ -119,7 +119,7 @@ struct TimescaleTests {
         let t = try await Fixtures.tenant(client)
         let admin = try await Tokens.tenantAdmin(t)
         try await Fixtures.device(client, tenant: t, id: "d1")
-        let start = (Int64(Date().timeIntervalSince1970) / 60 - 20) * 60
+        let start = (Int64(Date().timeIntervalSince1970) / 300 - 4) * 300  // on a 5-minute boundary
         let lines = (0..<600).map { "m,device=d1 v=\(Double($0 % 37) * 1.5) \(start + Int64($0))" }.joined(separator: "\n")
         #expect(try await Metrics.lines(client, t, token: admin, lines, query: "?precision=s").status == 204)
         try await Metrics.asOwner { db in

@@ -84,9 +84,7 @@ struct WriterTests {
         #expect(refused.status == 429)
         #expect(refused.code == "writer_busy")
         #expect(refused.header("Retry-After") != nil)
-        let influx = try await client.request(
-            "POST", "/api/v2/write?org=\(t)&bucket=b&precision=s", body: Array(batch(3000).utf8), contentType: "text/plain",
-            headers: [("Authorization", "Token \(writer)")])
+        let influx = try await Metrics.influx(client, t, token: writer, batch(3000), precision: "s")
         #expect(influx.status == 429)
         #expect(influx.json["code"] as? String == "too many requests")
         #expect(influx.header("Retry-After") != nil)
@@ -148,15 +146,8 @@ struct WriterTests {
 
     @Test("With the database away, ingest answers 503 with Retry-After and stores nothing")
     func databaseAway() async throws {
-        let runtime = try #require(URLComponents(string: TestEnvironment.runtimeDatabaseURL))
-        let proxy = DatabaseOutageTests.Proxy(target: (runtime.host ?? "127.0.0.1", runtime.port ?? 5432))
-        try proxy.start()
-        var proxied = runtime
-        proxied.port = proxy.port
-        var configuration = TestEnvironment.configuration
-        configuration.databaseURL = try #require(proxied.string)
-        configuration.poolSize = 2
-        let server = try await TestServer.start(configuration)
+        let (server, proxy) = try await DatabaseOutageTests.Proxy.serverBehindProxy()
+        defer { proxy.stop() }
         defer { server.task.cancel() }
         let client = TestClient(server: server)
         let t = try await Fixtures.tenant(client)
@@ -167,13 +158,10 @@ struct WriterTests {
         let json = try await Metrics.write(client, t, token: writer, [["device": "d1", "sensor": "m.v", "value": 2]])
         #expect(json.status == 503)
         #expect(json.header("Retry-After") != nil)
-        let influx = try await client.request(
-            "POST", "/api/v2/write?org=\(t)&bucket=b", body: Array("m,device=d1 v=3".utf8), contentType: "text/plain",
-            headers: [("Authorization", "Token \(writer)")])
+        let influx = try await Metrics.influx(client, t, token: writer, "m,device=d1 v=3")
         #expect(influx.status == 503)
         #expect(influx.json["code"] as? String == "unavailable")
         try proxy.start()
-        defer { proxy.stop() }
         var recovered = 0
         for _ in 0..<50 where recovered != 204 {
             recovered = try await Metrics.lines(client, t, token: writer, "m,device=d1 v=4").status
@@ -187,7 +175,7 @@ struct WriterTests {
 /// The real `millwright` binary, started with the test database and issuer.
 final class ServiceProcess: @unchecked Sendable {
     // @unchecked: driven from one test task.
-    let port = Int.random(in: 40_000...49_999)
+    let port = TestEnvironment.freePort()
     private let process = Process()
 
     init() throws {
@@ -206,18 +194,25 @@ final class ServiceProcess: @unchecked Sendable {
             "MILLWRIGHT_LOG_LEVEL": "warning",
         ]
         process.standardOutput = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: logPath)
     }
+
+    private let logPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "millwright-service-\(UUID().uuidString).log"
+    ).path
 
     func start() async throws {
         try process.run()
-        for _ in 0..<100 {
+        for _ in 0..<300 where process.isRunning {
             let health = try? await CurlHTTPClient.forTests.perform(
                 HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz", method: "GET", headers: [], body: nil))
             if health?.status == 200 { return }
             try await Task.sleep(for: .milliseconds(100))
         }
-        process.terminate()
-        throw TestFailure("the service binary did not start")
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        throw TestFailure("the service binary did not start on port \(port): \(log.suffix(2000))")
     }
 
     func terminate() { kill(process.processIdentifier, SIGTERM) }

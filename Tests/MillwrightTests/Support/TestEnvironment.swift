@@ -47,6 +47,22 @@ enum TestEnvironment {
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Migrations")
     }
 
+    /// A port the kernel just handed out and that is free again (bind to 0, close).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(fd, raw, length) == 0 ? getsockname(fd, raw, &length) : -1
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     /// The shared server, started on first use.
     static let server = Task<TestServer, any Error> { try await TestServer.start(configuration) }
 }
