@@ -39,7 +39,7 @@ struct DatabaseOutageTests {
             try proxy.start()
             var proxied = runtime
             proxied.port = proxy.port
-            var configuration = TestEnvironment.configuration
+            var configuration = try await TestEnvironment.ownServerConfiguration
             configuration.databaseURL = try #require(proxied.string)
             configuration.poolSize = 2
             do {

@@ -55,7 +55,7 @@ struct WriterTests {
 
     @Test("A full queue answers 429 with Retry-After; what was accepted is stored once the database moves again")
     func backpressure() async throws {
-        var configuration = TestEnvironment.configuration
+        var configuration = try await TestEnvironment.ownServerConfiguration
         configuration.writer = MetricWriter.Configuration(maxQueuedPoints: 2000, flushPoints: 1000, flushers: 1)
         let server = try await TestServer.start(configuration)
         defer { server.task.cancel() }

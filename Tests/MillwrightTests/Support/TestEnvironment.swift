@@ -63,8 +63,18 @@ enum TestEnvironment {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// The shared server, started on first use.
+    /// The shared server, started on first use; it applies the migrations.
     static let server = Task<TestServer, any Error> { try await TestServer.start(configuration) }
+
+    /// For servers of a test's own: the shared server has migrated already.
+    static var ownServerConfiguration: MillwrightConfiguration {
+        get async throws {
+            _ = try await server.value
+            var configuration = configuration
+            configuration.migrateOnStart = false
+            return configuration
+        }
+    }
 }
 
 /// A Millwright server running inside the test process.
@@ -94,8 +104,19 @@ struct TestServer: Sendable {
         let port = await waiter.value
         timeout.cancel()
         guard port > 0 else {
+            // What the database was doing, to tell a lock wait from anything else.
+            let sessions = try? await Metrics.asOwner { db in
+                try db.query(
+                    """
+                    SELECT string_agg(format('%s %s %s/%s: %s', pid, usename, wait_event_type, wait_event, left(query, 120)), '; ')
+                    FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                    """
+                ).first?.decode(0, as: String?.self)
+            }
             task.cancel()
-            throw TestFailure("the server did not start: \(String(describing: try? await task.value))")
+            throw TestFailure(
+                "the server did not start: \(String(describing: try? await task.value)); sessions: \(String(describing: sessions))"
+            )
         }
         return TestServer(port: port, task: task)
     }
