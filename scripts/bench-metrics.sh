@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks metric ingestion and queries on this machine, with the database, the
 # service and the load generator (wrk) all on it, and writes the figures to
-# bench/results/metrics.md (BENCHMARKS.md quotes them).
+# bench/results/metrics-<storage engine>.md (BENCHMARKS.md quotes them). MILLWRIGHT_DEV_STORAGE=partman
+# benchmarks the plain PostgreSQL path where TimescaleDB is installed.
 #
 #   scripts/bench-metrics.sh      (about 10 minutes after the release build)
 #
@@ -63,10 +64,8 @@ stored() { psql_owner -c "SELECT count(*) FROM millwright_metrics.number_points 
 psql_owner -c "SET millwright.tenant_id = 'bench'" \
     -c "COPY (SELECT sensor_id FROM millwright.sensors ORDER BY sensor_id) TO STDOUT" >"$state/sensors.txt"
 copy_points=2000000
-copy_window=0
-copy_rate() {  # prints rows/s
-    copy_window=$((copy_window + 1))
-    python3 - "$state/sensors.txt" "$state/copy" "$copy_points" "$((time_base - copy_window * 3600 * 1000000))" <<'PY'
+copy_rate() {  # WINDOW (hours before the HTTP runs' window); prints rows/s
+    python3 - "$state/sensors.txt" "$state/copy" "$copy_points" "$((time_base - $1 * 3600 * 1000000))" <<'PY'
 import struct, sys
 sensors = [int(line) for line in open(sys.argv[1]) if line.strip()]
 count, start = int(sys.argv[3]), int(sys.argv[4])
@@ -82,19 +81,20 @@ for part, chosen in enumerate(halves):
                 out.write(row.pack(4, 5, b"bench", 8, s, 8, t, 8, float(i % 1000) + 0.5))
         out.write(struct.pack("!h", -1))
 PY
-    local started seconds
+    local started seconds pids=()
     started=$(date +%s.%N)
     for part in 0 1; do
         psql_owner -c "\\copy millwright_metrics.number_points (tenant_id, sensor_id, time, value) FROM '$state/copy.$part' WITH (FORMAT binary)" &
+        pids+=($!)
     done
-    wait
+    for pid in "${pids[@]}"; do wait "$pid" || { echo "COPY failed" >&2; exit 1; }; done
     seconds=$(python3 -c "print($(date +%s.%N) - $started)")
     python3 -c "print(round($copy_points / $seconds))"
 }
-copy_before=$(copy_rate)
+copy_before=$(copy_rate 1)
 echo "copy before the HTTP runs: $copy_before rows/s" >&2
 
-results=bench/results/metrics.md
+results=bench/results/metrics-$engine.md
 mkdir -p bench/results
 machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM"
 {
@@ -139,7 +139,7 @@ for format in lp json; do
     done
 done
 
-copy_after=$(copy_rate)
+copy_after=$(copy_rate 2)
 copy_mean=$(((copy_before + copy_after) / 2))
 ratio=$(python3 -c "print(round(100 * $best / $copy_mean))")
 {
@@ -167,14 +167,21 @@ from=$(date -u -d '24 hours ago' +%Y-%m-%dT%H:%M:00Z)
 to=$(date -u +%Y-%m-%dT%H:%M:00Z)
 {
     echo
-    echo "## Queries on a tenant holding $total points (100 devices × 100 sensors; wrk -t1 -c4, ${duration} s)"
+    echo "## Queries on a tenant holding $total points (100 devices × 100 sensors; wrk, ${duration} s each)"
     echo
-    echo "| query | requests/s | p50 ms | p99 ms | non-2xx |"
-    echo "|---|---|---|---|---|"
+    echo "Latency with one connection (requests back to back, no queueing); throughput with four."
+    echo
+    echo "| query | p50 ms | p99 ms | requests/s (1 connection) | requests/s (4 connections) | non-2xx |"
+    echo "|---|---|---|---|---|---|"
 } >>"$results"
 for kind in latest aggregates points; do
     BENCH_TOKEN=$viewer BENCH_KIND=$kind BENCH_FROM=$from BENCH_TO=$to \
         wrk -t1 -c4 -d"${duration}s" -s bench/query.lua "$base" >"$state/wrk-query.txt"
+    eval "$(grep '^RESULT' "$state/wrk-query.txt" | sed 's/^RESULT //')"
+    rps4=$(python3 -c "print(round($requests / ($duration_us / 1e6)))")
+    errors4=$non2xx
+    BENCH_TOKEN=$viewer BENCH_KIND=$kind BENCH_FROM=$from BENCH_TO=$to \
+        wrk -t1 -c1 -d"${duration}s" -s bench/query.lua "$base" >"$state/wrk-query.txt"
     eval "$(grep '^RESULT' "$state/wrk-query.txt" | sed 's/^RESULT //')"
     rps=$(python3 -c "print(round($requests / ($duration_us / 1e6)))")
     case $kind in
@@ -182,7 +189,7 @@ for kind in latest aggregates points; do
     aggregates) label="aggregates (24 h at 1 min, avg/min/max/count)" ;;
     points) label="points (up to 1,000 of one sensor in 24 h)" ;;
     esac
-    echo "| $label | $rps | $p50_ms | $p99_ms | $non2xx |" >>"$results"
+    echo "| $label | $p50_ms | $p99_ms | $rps | $rps4 | $((non2xx + errors4)) |" >>"$results"
     echo "query $kind: p50 $p50_ms ms, p99 $p99_ms ms ($rps req/s)" >&2
 done
 peak=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")

@@ -65,6 +65,10 @@ public struct MetricIngestor: Sendable {
             if !plan.problems.isEmpty {
                 throw plan.problems.error(.invalid, "\(plan.problems.count) point(s) were refused; nothing was stored")
             }
+            // A sensor deleted between its creation and now: nothing to write it to.
+            guard plan.newSensors.isEmpty else {
+                throw IngestError(.unavailable, "sensors changed while this request was checked; retry it")
+            }
         }
         var batch = PointBatch(tenant: tenant.rawValue)
         for point in plan.resolved { batch.append(sensorID: point.sensorID, time: point.time, value: point.value) }
