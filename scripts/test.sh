@@ -20,13 +20,18 @@ swift format lint --strict -r Sources Tests Package.swift
 
 swift build --build-tests
 
-# The contract: schemathesis against the service as it runs for real.
-export MILLWRIGHT_DATABASE_URL=$MILLWRIGHT_TEST_DATABASE_URL
+# The contract: schemathesis against the service as it runs for real, logging JSON at
+# debug level; its log is then scanned for every credential the run used. The database
+# trusts local connections, so the password in the URL is there only to be looked for.
+export MILLWRIGHT_SECRETS_FILE="$state/secrets.txt"
+db_password=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
+echo "$db_password" >"$MILLWRIGHT_SECRETS_FILE"
+export MILLWRIGHT_DATABASE_URL="postgresql://millwright_app:$db_password@127.0.0.1:$db_port/millwright"
 export MILLWRIGHT_MIGRATION_DATABASE_URL=$MILLWRIGHT_TEST_OWNER_DATABASE_URL
 export MILLWRIGHT_OIDC_ISSUERS="$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
-export MILLWRIGHT_OIDC_ALLOW_HTTP=true MILLWRIGHT_MIGRATE_ON_START=true MILLWRIGHT_LOG_LEVEL=warning
+export MILLWRIGHT_OIDC_ALLOW_HTTP=true MILLWRIGHT_MIGRATE_ON_START=true MILLWRIGHT_LOG_LEVEL=debug MILLWRIGHT_LOG_FORMAT=json
 export MILLWRIGHT_PORT=${MILLWRIGHT_TEST_PORT:-18080}
-"$(swift build --show-bin-path)/millwright" serve 2>"$state/serve.log" &
+"$(swift build --show-bin-path)/millwright" serve >"$state/serve.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MILLWRIGHT_PORT/readyz" >/dev/null && break; sleep 0.1; done
 scripts/schemathesis.sh "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
@@ -34,6 +39,7 @@ scripts/schemathesis.sh "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_IS
 python3 Tests/clients/influxdb_client_write.py "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
 kill -TERM "$server_pid"
 wait "$server_pid"
+scripts/scan-log.sh "$state/serve.log" "$MILLWRIGHT_SECRETS_FILE"
 
 # Last, so that its summary closes the output. Some tests start the binary itself.
 export MILLWRIGHT_TEST_BINARY

@@ -35,7 +35,7 @@ throwaway_service() {
     MILLWRIGHT_MIGRATION_DATABASE_URL="postgresql://millwright_owner@127.0.0.1:$db_port/millwright" \
     MILLWRIGHT_OIDC_ISSUERS="$issuer" MILLWRIGHT_OIDC_ALLOW_HTTP=true MILLWRIGHT_MIGRATE_ON_START=true \
     MILLWRIGHT_LOG_LEVEL=${MILLWRIGHT_LOG_LEVEL:-warning} MILLWRIGHT_PORT=$2 \
-        "$1" serve 2>"$state/serve.log" &
+        "$1" serve >"$state/serve.log" 2>&1 &
     server_pid=$!
     base="http://127.0.0.1:$2"
     for _ in $(seq 100); do curl -sf "$base/readyz" >/dev/null && return 0; sleep 0.1; done

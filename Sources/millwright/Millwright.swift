@@ -9,7 +9,7 @@ struct Millwright: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "millwright",
         abstract:
-            "Multi-tenant backend for connected machines: tenants, devices, sensors and device keys behind Keycloak identities.",
+            "Multi-tenant backend for connected machines: devices, sensors and their metrics, behind Keycloak identities.",
         discussion: """
             Configuration comes from environment variables:
               MILLWRIGHT_DATABASE_URL            libpq URI of the runtime role (required)
@@ -24,6 +24,13 @@ struct Millwright: AsyncParsableCommand {
               MILLWRIGHT_MIGRATE_ON_START        apply pending migrations at start (default false)
               MILLWRIGHT_MIGRATIONS_DIR          folder of NNNN_name.sql files (default: ./Migrations)
               MILLWRIGHT_LOG_LEVEL               trace|debug|info|notice|warning|error|critical (default info)
+              MILLWRIGHT_LOG_FORMAT              json (one object per line) or text (default json unless stdout is a terminal)
+              MILLWRIGHT_WRITER_QUEUE_POINTS     metric points accepted but not yet committed, at most (default 1000000)
+              MILLWRIGHT_WRITER_QUEUE_MB         their memory, at most (default 256)
+              MILLWRIGHT_WRITER_FLUSH_POINTS     a database write starts once this many points wait (default 20000)
+              MILLWRIGHT_WRITER_FLUSH_INTERVAL_MS  ...or this long after the first (default 5)
+              MILLWRIGHT_WRITER_CONNECTIONS      the writer's own connections, flushes in flight (default 2)
+              MILLWRIGHT_MAINTENANCE_INTERVAL_S  partition upkeep and per-tenant retention, every (default 900)
             """,
         version: MillwrightVersion.current,
         subcommands: [Serve.self, Migrate.self],
@@ -45,6 +52,10 @@ func loadConfiguration() throws -> MillwrightConfiguration {
 }
 
 func makeLogger(_ configuration: MillwrightConfiguration) -> Logger {
+    switch configuration.logFormat {
+    case .json: LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+    case .text: LoggingSystem.bootstrap { StreamLogHandler.standardOutput(label: $0) }
+    }
     var logger = Logger(label: "millwright")
     logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
     return logger

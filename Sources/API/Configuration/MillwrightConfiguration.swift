@@ -23,6 +23,13 @@ public struct MillwrightConfiguration: Sendable {
     public var migrationsDirectory: URL
     /// `MILLWRIGHT_LOG_LEVEL` (default info).
     public var logLevel: String
+    /// `MILLWRIGHT_LOG_FORMAT`: `json` (one object per line) or `text`; default json when
+    /// standard output is not a terminal.
+    public var logFormat: LogFormat = isatty(1) == 1 ? .text : .json
+
+    public enum LogFormat: String, Sendable {
+        case json, text
+    }
     /// `MILLWRIGHT_WRITER_*`: the metric writer's queue bounds and flushing
     /// (`QUEUE_POINTS` default 1,000,000; `QUEUE_MB` 256; `FLUSH_POINTS` 20,000;
     /// `FLUSH_INTERVAL_MS` 5; `CONNECTIONS` 2, each flushing in parallel).
@@ -153,5 +160,11 @@ extension MillwrightConfiguration {
             flushInterval: .milliseconds(try integer("MILLWRIGHT_WRITER_FLUSH_INTERVAL_MS", default: 5, in: 0...10_000)),
             flushers: try integer("MILLWRIGHT_WRITER_CONNECTIONS", default: 2, in: 1...64))
         maintenanceInterval = .seconds(try integer("MILLWRIGHT_MAINTENANCE_INTERVAL_S", default: 900, in: 10...86_400))
+        if let raw = value("MILLWRIGHT_LOG_FORMAT") {
+            guard let format = LogFormat(rawValue: raw.lowercased()) else {
+                throw ConfigurationError(variable: "MILLWRIGHT_LOG_FORMAT", problem: "must be json or text, got '\(raw)'")
+            }
+            logFormat = format
+        }
     }
 }

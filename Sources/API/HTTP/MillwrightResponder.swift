@@ -16,7 +16,7 @@ import Postgres
 /// the database's absence becomes 503 with `Retry-After`; anything else is a 500
 /// whose detail goes to the log only.
 struct MillwrightResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = MillwrightRequestContext
 
     let routes: RouteTable
     let authenticator: Authenticator
@@ -37,14 +37,16 @@ struct MillwrightResponder: HTTPResponder {
         response.headers[.requestID] = requestID
         if request.method == .head { response.body = ResponseBody() }
         let elapsed = ContinuousClock.now - started
-        state.logger.info(
-            "request",
-            metadata: [
-                "method": "\(request.method.rawValue)", "route": "\(state.route)", "status": "\(response.status.code)",
-                "duration_ms":
-                    "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
-                "principal": "\(state.principal.map { "\($0.kind):\($0.subject)" } ?? "-")",
-            ])
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        var line: Logger.Metadata = [
+            "method": "\(request.method.rawValue)", "route": "\(state.route)", "status": "\(response.status.code)",
+            "duration_ms": "\((milliseconds * 1000).rounded() / 1000)", "client": "\(context.clientAddress)",
+            "bytes_in": "\(request.headers[.contentLength] ?? "0")",
+            "bytes_out": "\(response.body.contentLength.map(String.init) ?? "-")",
+            "principal_kind": "\(state.principal?.kind ?? "-")", "principal": "\(state.principal?.subject ?? "-")",
+        ]
+        if let tenant = state.parameters["tenant"] { line["tenant"] = "\(tenant)" }
+        state.logger.info("request", metadata: line)
         return response
     }
 
