@@ -19,6 +19,8 @@ export MILLWRIGHT_TEST_ISSUER_BASE=$issuer_base
 swift format lint --strict -r Sources Tests Package.swift
 
 swift build --build-tests
+# deploy/: the systemd unit (systemd-analyze verify) and the environment example.
+scripts/verify-deploy.sh "$(swift build --show-bin-path)/millwright"
 
 # The contract: schemathesis against the service as it runs for real, logging JSON at
 # debug level; its log is then scanned for every credential the run used. The database
