@@ -32,6 +32,7 @@ export MILLWRIGHT_DATABASE_URL="postgresql://millwright_app:$db_password@127.0.0
 export MILLWRIGHT_MIGRATION_DATABASE_URL=$MILLWRIGHT_TEST_OWNER_DATABASE_URL
 export MILLWRIGHT_OIDC_ISSUERS="$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
 export MILLWRIGHT_OIDC_ALLOW_HTTP=true MILLWRIGHT_MIGRATE_ON_START=true MILLWRIGHT_LOG_LEVEL=debug MILLWRIGHT_LOG_FORMAT=json
+export MILLWRIGHT_TRUSTED_PROXIES=127.0.0.1  # NGINX, in the test below
 export MILLWRIGHT_PORT=${MILLWRIGHT_TEST_PORT:-18080}
 "$(swift build --show-bin-path)/millwright" serve >"$state/serve.log" 2>&1 &
 server_pid=$!
@@ -39,6 +40,8 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MILLWRIGHT_PORT/readyz" >/de
 scripts/schemathesis.sh "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
 # The official InfluxDB v2 client writes through /api/v2/write unchanged.
 python3 Tests/clients/influxdb_client_write.py "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
+# deploy/nginx/millwright.conf with the real nginx in front of the same service.
+python3 Tests/nginx/nginx_test.py "$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright" "$state/serve.log"
 kill -TERM "$server_pid"
 wait "$server_pid"
 scripts/scan-log.sh "$state/serve.log" "$MILLWRIGHT_SECRETS_FILE"

@@ -96,7 +96,8 @@ public struct MillwrightApplication: Sendable {
         table.routes += PointQueryHandlers(database: database, storage: storage).routes()
 
         let app = Application(
-            responder: MillwrightResponder(routes: table, authenticator: authenticator, logger: logger),
+            responder: MillwrightResponder(
+                routes: table, authenticator: authenticator, logger: logger, trustedProxies: configuration.trustedProxies),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             // Shut down in reverse: the server finishes its requests, then the writer
             // flushes what it accepted, then devices' last_seen_at, then the pools close.

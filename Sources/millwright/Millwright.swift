@@ -15,6 +15,7 @@ struct Millwright: AsyncParsableCommand {
               MILLWRIGHT_DATABASE_URL            libpq URI of the runtime role (required)
               MILLWRIGHT_MIGRATION_DATABASE_URL  URI of the schema owner, for migrate (default: MILLWRIGHT_DATABASE_URL)
               MILLWRIGHT_HOST, MILLWRIGHT_PORT   listen address (default 127.0.0.1, 8080)
+              MILLWRIGHT_TRUSTED_PROXIES         proxies (addresses, CIDRs) whose X-Forwarded-* headers count (default none)
               MILLWRIGHT_DB_POOL_SIZE            database connections (default 2 x cores, at least 4)
               MILLWRIGHT_OIDC_ISSUERS            comma-separated trusted issuer URLs (required)
               MILLWRIGHT_OIDC_AUDIENCE           when set, aud must contain it or azp equal it

@@ -34,6 +34,9 @@ public struct MillwrightConfiguration: Sendable {
     /// (`QUEUE_POINTS` default 1,000,000; `QUEUE_MB` 256; `FLUSH_POINTS` 20,000;
     /// `FLUSH_INTERVAL_MS` 5; `CONNECTIONS` 2, each flushing in parallel).
     public var writer = MetricWriter.Configuration()
+    /// `MILLWRIGHT_TRUSTED_PROXIES`: addresses or CIDRs whose `X-Forwarded-*` headers
+    /// count (default none).
+    public var trustedProxies = TrustedProxies.none
     /// `MILLWRIGHT_MAINTENANCE_INTERVAL_S` (default 900): how often partitions are made
     /// ahead and each tenant's retention is enforced.
     public var maintenanceInterval: Duration = .seconds(900)
@@ -160,6 +163,14 @@ extension MillwrightConfiguration {
             flushInterval: .milliseconds(try integer("MILLWRIGHT_WRITER_FLUSH_INTERVAL_MS", default: 5, in: 0...10_000)),
             flushers: try integer("MILLWRIGHT_WRITER_CONNECTIONS", default: 2, in: 1...64))
         maintenanceInterval = .seconds(try integer("MILLWRIGHT_MAINTENANCE_INTERVAL_S", default: 900, in: 10...86_400))
+        if let raw = value("MILLWRIGHT_TRUSTED_PROXIES") {
+            guard let proxies = TrustedProxies(raw) else {
+                throw ConfigurationError(
+                    variable: "MILLWRIGHT_TRUSTED_PROXIES",
+                    problem: "must be comma-separated IP addresses or CIDRs (10.0.0.5, 192.168.0.0/16, ::1), got '\(raw)'")
+            }
+            trustedProxies = proxies
+        }
         if let raw = value("MILLWRIGHT_LOG_FORMAT") {
             guard let format = LogFormat(rawValue: raw.lowercased()) else {
                 throw ConfigurationError(variable: "MILLWRIGHT_LOG_FORMAT", problem: "must be json or text, got '\(raw)'")

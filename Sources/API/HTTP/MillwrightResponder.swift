@@ -21,6 +21,7 @@ struct MillwrightResponder: HTTPResponder {
     let routes: RouteTable
     let authenticator: Authenticator
     let logger: Logger
+    var trustedProxies = TrustedProxies.none
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let started = ContinuousClock.now
@@ -35,12 +36,17 @@ struct MillwrightResponder: HTTPResponder {
             response = Self.errorResponse(error, state: state)
         }
         response.headers[.requestID] = requestID
+        let peer = context.clientAddress
+        if let location = response.headers[.location], location.hasPrefix("/"), let base = publicBase(request, peer: peer) {
+            response.headers[.location] = base + location
+        }
         if request.method == .head { response.body = ResponseBody() }
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var line: Logger.Metadata = [
             "method": "\(request.method.rawValue)", "route": "\(state.route)", "status": "\(response.status.code)",
-            "duration_ms": "\((milliseconds * 1000).rounded() / 1000)", "client": "\(context.clientAddress)",
+            "duration_ms": "\((milliseconds * 1000).rounded() / 1000)",
+            "client": "\(trustedProxies.client(peer: peer, forwardedFor: request.headers[.xForwardedFor]))",
             "bytes_in": "\(request.headers[.contentLength] ?? "0")",
             "bytes_out": "\(response.body.contentLength.map(String.init) ?? "-")",
             "principal_kind": "\(state.principal?.kind ?? "-")", "principal": "\(state.principal?.subject ?? "-")",
@@ -69,6 +75,19 @@ struct MillwrightResponder: HTTPResponder {
             }
             return try await route.handler(request, state)
         }
+    }
+
+    /// `https://public.host` from a trusted proxy's `X-Forwarded-Proto` and
+    /// `X-Forwarded-Host`, for absolute `Location` headers; nil otherwise.
+    func publicBase(_ request: Request, peer: String) -> String? {
+        guard trustedProxies.trusts(peer), let proto = request.headers[.xForwardedProto]?.lowercased(),
+            proto == "https" || proto == "http", let host = request.headers[.xForwardedHost] ?? request.head.authority,
+            !host.isEmpty, host.utf8.count <= 255,
+            host.utf8.allSatisfy({ c in
+                (c >= 48 && c <= 58) || (c >= 65 && c <= 93 && c != 64 && c != 92) || (c >= 97 && c <= 122) || c == 45 || c == 46
+            })
+        else { return nil }
+        return "\(proto)://\(host)"
     }
 
     /// Keeps a sane client-sent id (1-128 of `[A-Za-z0-9._:-]`), else makes one.

@@ -9,6 +9,9 @@ extension HTTPField.Name {
     static let requestID = HTTPField.Name("X-Request-ID")!
     static let ifMatchHeader = HTTPField.Name("If-Match")!
     static let ifNoneMatchHeader = HTTPField.Name("If-None-Match")!
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let xForwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+    static let xForwardedHost = HTTPField.Name("X-Forwarded-Host")!
 }
 
 /// JSON responses: sorted keys, RFC 3339 timestamps with microseconds.
