@@ -3,7 +3,7 @@
 # Idempotent; skips apt when everything is already there.
 set -euo pipefail
 
-packages=(libpq-dev libjwt-dev libcurl4-openssl-dev libssl-dev zlib1g-dev pkg-config postgresql-15 postgresql-15-partman python3 python3-pip curl systemd nginx openssl)
+packages=(libpq-dev libjwt-dev libcurl4-openssl-dev libssl-dev zlib1g-dev pkg-config postgresql-15 postgresql-15-partman python3 python3-pip curl systemd nginx openssl prometheus)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

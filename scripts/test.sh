@@ -33,6 +33,7 @@ export MILLWRIGHT_MIGRATION_DATABASE_URL=$MILLWRIGHT_TEST_OWNER_DATABASE_URL
 export MILLWRIGHT_OIDC_ISSUERS="$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
 export MILLWRIGHT_OIDC_ALLOW_HTTP=true MILLWRIGHT_MIGRATE_ON_START=true MILLWRIGHT_LOG_LEVEL=debug MILLWRIGHT_LOG_FORMAT=json
 export MILLWRIGHT_TRUSTED_PROXIES=127.0.0.1  # NGINX, in the test below
+export MILLWRIGHT_METRICS_PORT=${MILLWRIGHT_TEST_METRICS_PORT:-19464}
 export MILLWRIGHT_PORT=${MILLWRIGHT_TEST_PORT:-18080}
 "$(swift build --show-bin-path)/millwright" serve >"$state/serve.log" 2>&1 &
 server_pid=$!
@@ -42,6 +43,10 @@ scripts/schemathesis.sh "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_IS
 python3 Tests/clients/influxdb_client_write.py "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
 # deploy/nginx/millwright.conf with the real nginx in front of the same service.
 python3 Tests/nginx/nginx_test.py "$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright" "$state/serve.log"
+# The real Prometheus scrapes the service after all that traffic; the alert rules and the
+# Grafana dashboard's queries run against it; promtool checks and unit-tests the rules.
+python3 Tests/prometheus/prometheus_test.py "$MILLWRIGHT_METRICS_PORT" "$MILLWRIGHT_PORT"
+(cd deploy/prometheus && promtool check rules alerts.yml && promtool test rules alerts_test.yml)
 kill -TERM "$server_pid"
 wait "$server_pid"
 scripts/scan-log.sh "$state/serve.log" "$MILLWRIGHT_SECRETS_FILE"

@@ -4,7 +4,9 @@ import Foundation
 import Hummingbird
 import Logging
 import MetricRouter
+import Metrics
 import Postgres
+import Prometheus
 import ServiceLifecycle
 import Tenancy
 
@@ -18,10 +20,30 @@ import Tenancy
 public struct MillwrightApplication: Sendable {
     public let configuration: MillwrightConfiguration
     public let logger: Logger
+    /// Where swift-metrics series land (the process bootstrapped `MetricsSystem` with a
+    /// `PrometheusMetricsFactory` on it); with one, `/metrics` is served on its own listener.
+    public let metricsRegistry: PrometheusCollectorRegistry?
 
-    public init(configuration: MillwrightConfiguration, logger: Logger) {
+    public init(configuration: MillwrightConfiguration, logger: Logger, metricsRegistry: PrometheusCollectorRegistry? = nil) {
         self.configuration = configuration
         self.logger = logger
+        self.metricsRegistry = metricsRegistry
+    }
+
+    /// Bootstraps swift-metrics with Prometheus, once per process; returns the registry.
+    public static func bootstrapMetrics() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+        ]
+        factory.valueHistogramBuckets["millwright_writer_flush_points"] = [
+            10, 100, 1000, 5000, 10_000, 20_000, 50_000, 100_000,
+        ]
+        MetricsSystem.bootstrap(factory)
+        return registry
     }
 
     /// Applies pending migrations as the schema owner and grants the runtime role.
@@ -92,20 +114,31 @@ public struct MillwrightApplication: Sendable {
         table.routes += DeviceHandlers(database: database).routes()
         table.routes += SensorHandlers(database: database).routes()
         table.routes += KeyHandlers(database: database).routes()
-        table.routes += IngestHandlers(ingestor: ingestor, authenticator: authenticator).routes()
+        table.routes +=
+            IngestHandlers(ingestor: ingestor, authenticator: authenticator, tenantLabel: configuration.metricsTenantLabel)
+            .routes()
         table.routes += PointQueryHandlers(database: database, storage: storage).routes()
 
+        var services: [any Service] = [
+            PoolService(pool: pool), PoolService(pool: writerPool),
+            MaintenanceService(pool: pool, interval: configuration.maintenanceInterval, logger: logger),
+            activity, writer, KeyRefreshService(keys: keys),
+        ]
+        if let metricsRegistry {
+            Gauge(label: "millwright_build_info", dimensions: [("version", MillwrightApplication.version)]).record(1)
+            services.append(
+                MetricsEndpoint(
+                    registry: metricsRegistry, pools: [("api", pool), ("writer", writerPool)], writer: writer,
+                    host: configuration.metricsHost, port: configuration.metricsPort, logger: logger
+                ).application())
+        }
         let app = Application(
             responder: MillwrightResponder(
                 routes: table, authenticator: authenticator, logger: logger, trustedProxies: configuration.trustedProxies),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             // Shut down in reverse: the server finishes its requests, then the writer
             // flushes what it accepted, then devices' last_seen_at, then the pools close.
-            services: [
-                PoolService(pool: pool), PoolService(pool: writerPool),
-                MaintenanceService(pool: pool, interval: configuration.maintenanceInterval, logger: logger),
-                activity, writer, KeyRefreshService(keys: keys),
-            ],
+            services: services,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
@@ -147,6 +180,11 @@ public struct MillwrightApplication: Sendable {
         let file = configuration.migrationsDirectory.deletingLastPathComponent().appendingPathComponent("openapi.yaml")
         return FileManager.default.contents(atPath: file.path).map { [UInt8]($0) }
     }
+}
+
+extension MillwrightApplication {
+    /// The version reported by `--version` and `millwright_build_info`.
+    public static let version = "0.2.0"
 }
 
 /// Closes the pool when the service group shuts down (after the server stopped).

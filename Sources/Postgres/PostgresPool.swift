@@ -127,6 +127,11 @@ public final class PostgresPool: Sendable {
         }
     }
 
+    /// Connections lent out, connections idle, and callers waiting for one (for metrics).
+    public var statistics: (inUse: Int, idle: Int, waiting: Int) {
+        state.withLock { ($0.open - $0.idle.count, $0.idle.count, $0.waiters.count) }
+    }
+
     /// Closes idle connections, refuses new leases, and stops the threads.
     public func shutdown() async {
         let (idle, waiters) = state.withLock { state in

@@ -16,6 +16,8 @@ struct Millwright: AsyncParsableCommand {
               MILLWRIGHT_MIGRATION_DATABASE_URL  URI of the schema owner, for migrate (default: MILLWRIGHT_DATABASE_URL)
               MILLWRIGHT_HOST, MILLWRIGHT_PORT   listen address (default 127.0.0.1, 8080)
               MILLWRIGHT_TRUSTED_PROXIES         proxies (addresses, CIDRs) whose X-Forwarded-* headers count (default none)
+              MILLWRIGHT_METRICS_HOST, MILLWRIGHT_METRICS_PORT  Prometheus /metrics listener (default 127.0.0.1, 9464)
+              MILLWRIGHT_METRICS_TENANT_LABEL    add the tenant to the ingest series (default false)
               MILLWRIGHT_DB_POOL_SIZE            database connections (default 2 x cores, at least 4)
               MILLWRIGHT_OIDC_ISSUERS            comma-separated trusted issuer URLs (required)
               MILLWRIGHT_OIDC_AUDIENCE           when set, aud must contain it or azp equal it
@@ -39,7 +41,7 @@ struct Millwright: AsyncParsableCommand {
 }
 
 enum MillwrightVersion {
-    static let current = "0.1.0"
+    static let current = MillwrightApplication.version
 }
 
 /// Reads the configuration or exits with one line naming the bad variable.
@@ -68,8 +70,9 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try loadConfiguration()
         let logger = makeLogger(configuration)
+        let registry = MillwrightApplication.bootstrapMetrics()
         do {
-            try await MillwrightApplication(configuration: configuration, logger: logger).run()
+            try await MillwrightApplication(configuration: configuration, logger: logger, metricsRegistry: registry).run()
         } catch {
             logger.critical("millwright stopped", metadata: ["error": "\(String(reflecting: error))"])
             throw ExitCode.failure

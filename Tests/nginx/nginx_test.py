@@ -132,8 +132,12 @@ try:
     check(status == 200, f"read device: {status}")
     status, _, _ = request("POST", f"/api/v1/tenants/{tenant}/write", {**auth, "Content-Type": "text/plain"}, "m,device=press-01 v=1.5")
     check(status == 204, f"line protocol through NGINX: {status}")
+    status, _, body = request("POST", f"/api/v1/tenants/{tenant}/metrics", {**auth, "Content-Type": "application/json"},
+                              json.dumps({"points": [{"device": "press-01", "sensor": "temperature", "value": 21.5}]}))
+    check(status == 200 and json.loads(body) == {"accepted": 1}, f"JSON ingest through NGINX: {status} {body[:100]}")
     status, _, body = request("GET", f"/api/v1/tenants/{tenant}/devices/press-01/latest", auth)
-    check(status == 200 and json.loads(body)["sensors"][0]["value"] == 1.5, f"latest: {status} {body[:200]}")
+    values = {s["sensor"]: s["value"] for s in json.loads(body)["sensors"]} if status == 200 else {}
+    check(values == {"m.v": 1.5, "temperature": 21.5}, f"latest: {status} {body[:200]}")
     status, _, _ = request("GET", f"/api/v1/tenants/{tenant}/devices", {"Authorization": "Bearer not-a-token"})
     check(status == 401, f"a bad token is refused through NGINX: {status}")
 

@@ -34,6 +34,13 @@ public struct MillwrightConfiguration: Sendable {
     /// (`QUEUE_POINTS` default 1,000,000; `QUEUE_MB` 256; `FLUSH_POINTS` 20,000;
     /// `FLUSH_INTERVAL_MS` 5; `CONNECTIONS` 2, each flushing in parallel).
     public var writer = MetricWriter.Configuration()
+    /// `MILLWRIGHT_METRICS_HOST`, `MILLWRIGHT_METRICS_PORT`: the Prometheus listener, apart
+    /// from the API (default 127.0.0.1:9464; port 0 picks a free one).
+    public var metricsHost = "127.0.0.1"
+    public var metricsPort = 9464
+    /// `MILLWRIGHT_METRICS_TENANT_LABEL`: add the tenant to the ingest series (default false:
+    /// no unbounded label).
+    public var metricsTenantLabel = false
     /// `MILLWRIGHT_TRUSTED_PROXIES`: addresses or CIDRs whose `X-Forwarded-*` headers
     /// count (default none).
     public var trustedProxies = TrustedProxies.none
@@ -163,6 +170,9 @@ extension MillwrightConfiguration {
             flushInterval: .milliseconds(try integer("MILLWRIGHT_WRITER_FLUSH_INTERVAL_MS", default: 5, in: 0...10_000)),
             flushers: try integer("MILLWRIGHT_WRITER_CONNECTIONS", default: 2, in: 1...64))
         maintenanceInterval = .seconds(try integer("MILLWRIGHT_MAINTENANCE_INTERVAL_S", default: 900, in: 10...86_400))
+        metricsHost = value("MILLWRIGHT_METRICS_HOST") ?? "127.0.0.1"
+        metricsPort = try integer("MILLWRIGHT_METRICS_PORT", default: 9464, in: 0...65535)
+        metricsTenantLabel = try flag("MILLWRIGHT_METRICS_TENANT_LABEL")
         if let raw = value("MILLWRIGHT_TRUSTED_PROXIES") {
             guard let proxies = TrustedProxies(raw) else {
                 throw ConfigurationError(

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import MetricRouter
+import Metrics
 import NIOCore
 import OpenSSLSupport
 import Postgres
@@ -53,6 +54,14 @@ struct MillwrightResponder: HTTPResponder {
         ]
         if let tenant = state.parameters["tenant"] { line["tenant"] = "\(tenant)" }
         state.logger.info("request", metadata: line)
+        // Labelled by route template and status class only: bounded, whatever the paths.
+        let method = request.method.rawValue
+        Counter(
+            label: "millwright_http_requests_total",
+            dimensions: [("route", state.route), ("method", method), ("status_class", "\(response.status.code / 100)xx")]
+        ).increment()
+        Timer(label: "millwright_http_request_duration_seconds", dimensions: [("route", state.route), ("method", method)])
+            .record(duration: elapsed)
         return response
     }
 
@@ -116,8 +125,10 @@ struct MillwrightResponder: HTTPResponder {
         case let error as IngestError:
             return Problem(ingestError: error)
         case let error as AuthError:
+            Counter(label: "millwright_token_rejections_total", dimensions: [("reason", error.reason)]).increment()
             return Problem(authError: error)
         case let error as PostgresError where error.isUnavailable || error.code == .shutDown:
+            Counter(label: "millwright_database_unavailable_total").increment()
             state.logger.warning("database unavailable", metadata: ["error": "\(String(reflecting: error))"])
             return .databaseUnavailable()
         case is NIOTooManyBytesError:

@@ -4,6 +4,7 @@ import Gzip
 import HTTPTypes
 import Hummingbird
 import MetricRouter
+import Metrics
 import NIOCore
 import Tenancy
 
@@ -12,6 +13,8 @@ import Tenancy
 struct IngestHandlers: Sendable {
     let ingestor: MetricIngestor
     let authenticator: Authenticator
+    /// Adds the tenant to the ingest series (MILLWRIGHT_METRICS_TENANT_LABEL).
+    var tenantLabel = false
 
     static let base = "/api/v1/tenants/{tenant}"
 
@@ -30,17 +33,40 @@ struct IngestHandlers: Sendable {
         guard type == "application/json" else {
             throw Problem(.unsupportedMediaType, code: "unsupported_media_type", detail: "send the body as application/json")
         }
-        let body = try await Self.body(request)
-        let parsed = try JSONPointsParser.parse(body)
-        let accepted = try await ingestor.ingest(
-            parsed.points, tenant: tenant, writer: writer, earlier: parsed.problems, earlierCount: parsed.problemCount)
+        let accepted = try await counted("json", tenant) {
+            let body = try await Self.body(request)
+            let parsed = try JSONPointsParser.parse(body)
+            return try await ingestor.ingest(
+                parsed.points, tenant: tenant, writer: writer, earlier: parsed.problems, earlierCount: parsed.problemCount)
+        }
         return try JSONResponse.make(.ok, ["accepted": accepted])
     }
 
     private func lineProtocol(_ request: Request, _ state: RequestState) async throws -> Response {
         let (tenant, writer) = try state.metricsWriter()
-        try await writeLines(request, tenant: tenant, writer: writer)
+        _ = try await counted("line_protocol", tenant) { try await writeLines(request, tenant: tenant, writer: writer) }
         return Response(status: .noContent)
+    }
+
+    /// Counts the points `body` stored, or the points refused and why.
+    private func counted(_ format: String, _ tenant: TenantID, _ body: () async throws -> Int) async throws -> Int {
+        var labels = [("format", format)]
+        if tenantLabel { labels.append(("tenant", tenant.rawValue)) }
+        do {
+            let stored = try await body()
+            Counter(label: "millwright_ingest_points_total", dimensions: labels).increment(by: stored)
+            return stored
+        } catch let error as IngestError {
+            var reasons: [String: Int] = [:]
+            for problem in error.problems { reasons[problem.code, default: 0] += 1 }
+            if error.problems.isEmpty { reasons[error.code.raw] = 1 }
+            reasons["unlisted", default: 0] += max(0, error.problemCount - error.problems.count)
+            for (reason, count) in reasons where count > 0 {
+                Counter(label: "millwright_ingest_points_rejected_total", dimensions: labels + [("reason", reason)])
+                    .increment(by: count)
+            }
+            throw error
+        }
     }
 
     private func influx(_ request: Request, _ state: RequestState) async throws -> Response {
@@ -56,14 +82,14 @@ struct IngestHandlers: Sendable {
             state.principal = try await authenticator.authenticate(request.headers[.authorization])
             state.parameters["tenant"] = org
             let (tenant, writer) = try state.metricsWriter()
-            try await writeLines(request, tenant: tenant, writer: writer)
+            _ = try await counted("influx_v2", tenant) { try await writeLines(request, tenant: tenant, writer: writer) }
             return Response(status: .noContent)
         } catch {
             return InfluxError.response(MillwrightResponder.problem(for: error, state: state), requestID: state.requestID)
         }
     }
 
-    private func writeLines(_ request: Request, tenant: TenantID, writer: MetricIngestor.Writer) async throws {
+    private func writeLines(_ request: Request, tenant: TenantID, writer: MetricIngestor.Writer) async throws -> Int {
         let query = request.uri.queryParameters
         var precision = LineProtocolParser.Precision.ns
         if let raw = query["precision"] {
@@ -84,7 +110,7 @@ struct IngestHandlers: Sendable {
         }
         let body = try await Self.body(request)
         let parsed = try LineProtocolParser.parse(body, precision: precision, deviceTag: deviceTag)
-        _ = try await ingestor.ingest(
+        return try await ingestor.ingest(
             parsed.points, tenant: tenant, writer: writer, earlier: parsed.problems, earlierCount: parsed.problemCount)
     }
 

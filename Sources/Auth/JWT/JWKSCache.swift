@@ -1,6 +1,7 @@
 import CurlClient
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 
 /// Signing keys of every trusted issuer, fetched over libcurl (OIDC discovery, then
@@ -89,7 +90,9 @@ public actor JWKSCache {
             issuers[issuer, default: IssuerState()].keys = keys
             issuers[issuer, default: IssuerState()].loaded = true
             logger.info("signing keys loaded", metadata: ["issuer": "\(issuer)", "keys": "\(keys.count)"])
+            Counter(label: "millwright_jwks_fetches_total", dimensions: [("issuer", issuer), ("outcome", "ok")]).increment()
         } catch {
+            Counter(label: "millwright_jwks_fetches_total", dimensions: [("issuer", issuer), ("outcome", "failed")]).increment()
             logger.warning(
                 "signing keys could not be fetched; cached keys stay in use",
                 metadata: ["issuer": "\(issuer)", "error": "\(error)"])

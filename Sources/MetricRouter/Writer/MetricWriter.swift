@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import Postgres
 import ServiceLifecycle
 import Synchronization
@@ -103,6 +104,7 @@ public final class MetricWriter: Service, Sendable {
             switch decision {
             case .queued(let flusher): flusher?.resume()
             case .full:
+                Counter(label: "millwright_writer_backpressure_total").increment()
                 continuation.resume(throwing: IngestError(.backpressure, "the writer's queue is full; retry shortly"))
             case .closed:
                 continuation.resume(throwing: IngestError(.unavailable, "the service is shutting down"))
@@ -151,8 +153,11 @@ public final class MetricWriter: Service, Sendable {
             }
             let items = take()
             guard !items.isEmpty else { continue }
-            await flush(items)
             let points = items.reduce(0) { $0 + $1.batch.count }
+            let started = ContinuousClock.now
+            await flush(items)
+            Timer(label: "millwright_writer_flush_duration_seconds").record(duration: ContinuousClock.now - started)
+            Recorder(label: "millwright_writer_flush_points", aggregate: true).record(points)
             let bytes = items.reduce(0) { $0 + $1.batch.bytes }
             state.withLock { state in
                 state.acceptedPoints -= points
@@ -183,12 +188,14 @@ public final class MetricWriter: Service, Sendable {
         let batches = items.map(\.batch)
         do {
             try await pool.withConnection { connection in try Self.copy(batches, on: connection) }
+            Counter(label: "millwright_writer_flushes_total", dimensions: [("path", "copy")]).increment()
             items.forEach { $0.continuation.resume() }
             return
         } catch let error as PostgresError where error.isUniqueViolation {
             // Re-sent points: redo the whole flush as upserts.
         } catch {
             guard !Self.isUnavailable(error) else {
+                Counter(label: "millwright_writer_flushes_total", dimensions: [("path", "failed")]).increment()
                 items.forEach { $0.continuation.resume(throwing: error) }
                 return
             }
@@ -197,6 +204,7 @@ public final class MetricWriter: Service, Sendable {
         }
         do {
             try await pool.withConnection { connection in try Self.upsert(batches, on: connection) }
+            Counter(label: "millwright_writer_flushes_total", dimensions: [("path", "upsert")]).increment()
             items.forEach { $0.continuation.resume() }
             return
         } catch {

@@ -191,7 +191,7 @@ final class ServiceProcess: @unchecked Sendable {
             "MILLWRIGHT_OIDC_ISSUERS": TestEnvironment.issuer, "MILLWRIGHT_OIDC_ALLOW_HTTP": "true",
             "MILLWRIGHT_OIDC_AUDIENCE": TestEnvironment.audience, "MILLWRIGHT_OIDC_CLIENT_ID": TestEnvironment.clientID,
             "MILLWRIGHT_PORT": String(port), "MILLWRIGHT_MIGRATIONS_DIR": TestEnvironment.migrationsDirectory.path,
-            "MILLWRIGHT_LOG_LEVEL": "warning",
+            "MILLWRIGHT_LOG_LEVEL": "warning", "MILLWRIGHT_METRICS_PORT": "0",
         ]
         process.standardOutput = FileHandle.nullDevice
         FileManager.default.createFile(atPath: logPath, contents: nil)

@@ -1,0 +1,56 @@
+import Hummingbird
+import Logging
+import MetricRouter
+import Metrics
+import NIOCore
+import Postgres
+import Prometheus
+import ServiceLifecycle
+
+/// `GET /metrics` in the Prometheus text format, on a listener of its own
+/// (`MILLWRIGHT_METRICS_HOST`/`_PORT`, default 127.0.0.1:9464) so that the public port
+/// never shows it. Gauges of state (pool connections, the writer's queue) are sampled
+/// at each scrape; counters and histograms are kept as things happen.
+struct MetricsEndpoint: Sendable {
+    let registry: PrometheusCollectorRegistry
+    let pools: [(String, PostgresPool)]
+    let writer: MetricWriter
+    let host: String
+    let port: Int
+    let logger: Logger
+
+    func application() -> some Service {
+        let router = Router()
+        router.get("/metrics") { _, _ -> Response in
+            sample()
+            var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return response
+        }
+        let logger = self.logger
+        return Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in
+                logger.notice(
+                    "metrics listening", metadata: ["host": "\(host)", "port": "\(channel.localAddress?.port ?? 0)"])
+            },
+            logger: logger)
+    }
+
+    private func sample() {
+        for (name, pool) in pools {
+            let statistics = pool.statistics
+            Gauge(label: "millwright_db_pool_connections", dimensions: [("pool", name), ("state", "in_use")])
+                .record(statistics.inUse)
+            Gauge(label: "millwright_db_pool_connections", dimensions: [("pool", name), ("state", "idle")])
+                .record(statistics.idle)
+            Gauge(label: "millwright_db_pool_waiting", dimensions: [("pool", name)]).record(statistics.waiting)
+            Gauge(label: "millwright_db_pool_size", dimensions: [("pool", name)]).record(pool.configuration.size)
+        }
+        let queued = writer.queued
+        Gauge(label: "millwright_writer_queue_points").record(queued.points)
+        Gauge(label: "millwright_writer_queue_bytes").record(queued.bytes)
+        Gauge(label: "millwright_writer_queue_capacity_points").record(writer.configuration.maxQueuedPoints)
+        Gauge(label: "millwright_writer_queue_capacity_bytes").record(writer.configuration.maxQueuedBytes)
+    }
+}

@@ -1,0 +1,135 @@
+"""The real Prometheus scrapes the running service and reads its series back.
+
+    python3 Tests/prometheus/prometheus_test.py METRICS_PORT API_PORT
+
+Run after traffic (the test command runs it after schemathesis, the InfluxDB client and
+the NGINX test). Checks: the target is up; the series the issue names exist with values
+(HTTP requests and durations by route template, ingest points by format, writer queue
+and flushes, pool connections, JWKS fetches, token rejections, build info); no series
+carries a raw path or an id as a label; every query of the Grafana dashboard runs; the
+public port does not serve /metrics.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+metrics_port, api_port = int(sys.argv[1]), int(sys.argv[2])
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+        print(f"FAIL: {message}", file=sys.stderr)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+work = tempfile.mkdtemp(prefix="millwright-prometheus-")
+port = free_port()
+with open(f"{work}/prometheus.yml", "w") as f:
+    f.write(f"""global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: ["{os.path.abspath('deploy/prometheus/alerts.yml')}"]
+scrape_configs:
+  - job_name: millwright
+    static_configs: [{{targets: ["127.0.0.1:{metrics_port}"]}}]
+""")
+prometheus = subprocess.Popen(
+    ["prometheus", f"--config.file={work}/prometheus.yml", f"--storage.tsdb.path={work}/data",
+     f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=open(f"{work}/prometheus.log", "w"))
+
+
+def query(expr):
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    answer = json.load(urllib.request.urlopen(url, timeout=10))
+    if answer.get("status") != "success":
+        raise RuntimeError(f"{expr}: {answer}")
+    return answer["data"]["result"]
+
+
+try:
+    up = []
+    for _ in range(100):
+        try:
+            up = query('up{job="millwright"}')
+            if up and up[0]["value"][1] == "1":
+                break
+        except Exception:
+            pass
+        time.sleep(0.3)
+    check(up and up[0]["value"][1] == "1", f"the service's metrics target is up: {up}")
+    time.sleep(2)  # a few scrapes
+
+    def total(expr):
+        return sum(float(sample["value"][1]) for sample in query(expr))
+
+    check(total('sum(millwright_http_requests_total)') > 100, "HTTP requests are counted")
+    routes = {sample["metric"].get("route") for sample in query("millwright_http_requests_total")}
+    check("/api/v1/tenants/{tenant}/devices/{device}" in routes, f"routes are templates: {sorted(routes)[:5]}")
+    check(all(r == "-" or r.startswith("/") and "demo" not in r and "press-01" not in r for r in routes),
+          "no raw path or id in the route label")
+    check(total('sum(millwright_http_request_duration_seconds_count)') > 100, "request durations are recorded")
+    check(len(query('histogram_quantile(0.95, sum by (le) (rate(millwright_http_request_duration_seconds_bucket[1m])))')) == 1,
+          "a latency quantile can be computed")
+    formats = {sample["metric"]["format"] for sample in query("millwright_ingest_points_total")}
+    check({"json", "line_protocol", "influx_v2"} <= formats, f"ingest points by format: {formats}")
+    check(total("sum(millwright_ingest_points_rejected_total)") > 0, "refused points are counted by reason")
+    check(total("sum(millwright_writer_flush_duration_seconds_count)") > 0, "writer flushes are timed")
+    check(total("sum(millwright_writer_flush_points_count)") > 0, "points per flush are recorded")
+    check(len(query("millwright_writer_queue_points")) == 1 and len(query("millwright_writer_queue_capacity_bytes")) == 1,
+          "writer queue gauges")
+    pools = {(s["metric"]["pool"], s["metric"]["state"]) for s in query("millwright_db_pool_connections")}
+    check({("api", "idle"), ("api", "in_use"), ("writer", "idle")} <= pools, f"pool connections: {pools}")
+    check(total('sum(millwright_jwks_fetches_total{outcome="ok"})') >= 1, "JWKS fetches are counted per issuer")
+    check(total("sum(millwright_token_rejections_total)") >= 1, "token rejections are counted by reason")
+    check(len(query('millwright_build_info{version!=""}')) == 1, "build info")
+    labels = set()
+    for sample in query('{__name__=~"millwright_.*"}'):
+        labels |= set(sample["metric"]) - {"__name__", "instance", "job"}
+    check(labels <= {"route", "method", "status_class", "format", "reason", "path", "pool", "state", "issuer", "outcome", "version", "le"},
+          f"only bounded labels: {sorted(labels)}")
+
+    dashboard = json.load(open("deploy/grafana/millwright-dashboard.json"))
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$instance", ".*").replace("$__rate_interval", "1m")
+            try:
+                query(expr)
+            except Exception as error:
+                check(False, f"dashboard panel {panel['title']!r}: {error}")
+    rules = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/rules"))["data"]["groups"]
+    check(rules and all(rule["health"] in ("ok", "unknown") for group in rules for rule in group["rules"]),
+          "the alert rules load and evaluate")
+
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{api_port}/metrics")
+        check(False, "the public port serves /metrics")
+    except urllib.error.HTTPError as error:
+        check(error.code == 404, f"the public port answers /metrics with {error.code}")
+finally:
+    prometheus.send_signal(signal.SIGTERM)
+    try:
+        prometheus.wait(10)
+    except subprocess.TimeoutExpired:
+        prometheus.kill()
+    if failures:
+        print(open(f"{work}/prometheus.log").read()[-2000:], file=sys.stderr)
+    shutil.rmtree(work, ignore_errors=True)
+
+if failures:
+    sys.exit(1)
+print("prometheus: scraped the service, read back every named series, bounded labels only, dashboard queries and alert rules evaluate, /metrics not on the public port")
