@@ -8,7 +8,8 @@ public enum PostgresTimestamp {
         format(unixMicros: microseconds(date))
     }
 
-    /// Formats microseconds since 1970 like `format(_:)`, exactly.
+    /// Formats microseconds since 1970 like `format(_:)`, exactly. Digits are written by
+    /// hand: `String(format:)` here was 6 % of a request's time (perf, JSON logs on).
     public static func format(unixMicros micros: Int64) -> String {
         var seconds = micros / 1_000_000
         var fraction = micros % 1_000_000
@@ -16,18 +17,61 @@ public enum PostgresTimestamp {
             fraction += 1_000_000
             seconds -= 1
         }
-        var tm = tm()
-        var t = time_t(seconds)
-        gmtime_r(&t, &tm)
-        var text = String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
-            Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
-        if fraction != 0 {
-            var digits = String(format: "%06d", fraction)
-            while digits.hasSuffix("0") { digits.removeLast() }
-            text += "." + digits
+        var days = seconds / 86_400
+        var secondOfDay = seconds % 86_400
+        if secondOfDay < 0 {
+            secondOfDay += 86_400
+            days -= 1
         }
-        return text + "Z"
+        let (year, month, day) = civilFromDays(Int(days))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(27)
+        func digits(_ value: Int, _ count: Int) {
+            var divisor = 1
+            for _ in 1..<count { divisor *= 10 }
+            var value = value
+            for _ in 0..<count {
+                bytes.append(UInt8(48 + value / divisor % 10))
+                value %= divisor
+                divisor = max(1, divisor / 10)
+            }
+        }
+        digits(year, 4)
+        bytes.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        bytes.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        bytes.append(UInt8(ascii: "T"))
+        digits(Int(secondOfDay / 3600), 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(Int(secondOfDay / 60 % 60), 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(Int(secondOfDay % 60), 2)
+        if fraction != 0 {
+            bytes.append(UInt8(ascii: "."))
+            var value = Int(fraction)
+            var count = 6
+            while value % 10 == 0 {
+                value /= 10
+                count -= 1
+            }
+            digits(value, count)
+        }
+        bytes.append(UInt8(ascii: "Z"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+    static func civilFromDays(_ days: Int) -> (Int, Int, Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
     /// Microseconds since 1970, rounded to the nearest microsecond.

@@ -18,6 +18,7 @@ struct Millwright: AsyncParsableCommand {
               MILLWRIGHT_TRUSTED_PROXIES         proxies (addresses, CIDRs) whose X-Forwarded-* headers count (default none)
               MILLWRIGHT_METRICS_HOST, MILLWRIGHT_METRICS_PORT  Prometheus /metrics listener (default 127.0.0.1, 9464)
               MILLWRIGHT_METRICS_TENANT_LABEL    add the tenant to the ingest series (default false)
+              MILLWRIGHT_METRICS_ENABLED         record metrics and serve them (default true)
               MILLWRIGHT_DB_POOL_SIZE            database connections (default 2 x cores, at least 4)
               MILLWRIGHT_OIDC_ISSUERS            comma-separated trusted issuer URLs (required)
               MILLWRIGHT_OIDC_AUDIENCE           when set, aud must contain it or azp equal it
@@ -70,7 +71,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try loadConfiguration()
         let logger = makeLogger(configuration)
-        let registry = MillwrightApplication.bootstrapMetrics()
+        let registry = configuration.metricsEnabled ? MillwrightApplication.bootstrapMetrics() : nil
         do {
             try await MillwrightApplication(configuration: configuration, logger: logger, metricsRegistry: registry).run()
         } catch {

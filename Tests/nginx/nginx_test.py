@@ -3,7 +3,7 @@
     python3 Tests/nginx/nginx_test.py SERVICE_PORT ISSUER_URL SERVICE_LOG
 
 The configuration is used as shipped, templated only for ports, the upstream port,
-certificate paths (a self-signed certificate made here) and the ACME webroot. The
+certificate paths (a self-signed certificate) and the ACME webroot (dev/nginx_local.py). The
 service must run with MILLWRIGHT_TRUSTED_PROXIES=127.0.0.1 and log JSON to SERVICE_LOG.
 Proves: HTTPS end to end (authentication, CRUD, ingestion); HTTP redirects except the
 ACME path; bodies over the limit get 413 from nginx without reaching the service; a burst
@@ -27,8 +27,8 @@ import urllib.request
 import uuid
 
 service_port, issuer, service_log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-HOST = "millwright.example.com"  # the configuration's server_name
 failures = []
+HOST = "millwright.example.com"  # the configuration's server_name
 
 
 def check(condition, message):
@@ -48,47 +48,15 @@ def token(roles, tenant=None):
     return json.load(urllib.request.urlopen(url))["access_token"]
 
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../dev"))
+import nginx_local  # noqa: E402  (the shared templating of deploy/nginx/millwright.conf)
+
 work = tempfile.mkdtemp(prefix="millwright-nginx-")
 os.chmod(work, 0o755)
 http_port, https_port = free_port(), free_port()
-cert, key = f"{work}/fullchain.pem", f"{work}/privkey.pem"
-subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={HOST}",
-                "-addext", f"subjectAltName=DNS:{HOST}", "-keyout", key, "-out", cert],
-               check=True, capture_output=True)
-webroot = f"{work}/letsencrypt"
-os.makedirs(f"{webroot}/.well-known/acme-challenge")
+nginx, cert, webroot = nginx_local.start(work, service_port, http_port, https_port)
 with open(f"{webroot}/.well-known/acme-challenge/challenge-token", "w") as f:
     f.write("challenge-response")
-
-conf = open(os.path.join(os.path.dirname(__file__), "../../deploy/nginx/millwright.conf")).read()
-replacements = [
-    ("listen 80;", f"listen 127.0.0.1:{http_port};"), ("listen [::]:80;", ""),
-    ("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"), ("listen [::]:443 ssl http2;", ""),
-    ("server 127.0.0.1:8080 ", f"server 127.0.0.1:{service_port} "),
-    (f"/etc/letsencrypt/live/{HOST}/fullchain.pem", cert), (f"/etc/letsencrypt/live/{HOST}/privkey.pem", key),
-    ("/var/www/letsencrypt", webroot),
-]
-for old, new in replacements:
-    assert old in conf, f"the configuration no longer has {old!r}"
-    conf = conf.replace(old, new)
-with open(f"{work}/millwright.conf", "w") as f:
-    f.write(conf)
-with open(f"{work}/nginx.conf", "w") as f:
-    f.write(f"""user root;
-daemon off;
-worker_processes 1;
-pid {work}/nginx.pid;
-error_log {work}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log {work}/access.log;
-    client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fastcgi;
-    uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-    include {work}/millwright.conf;
-}}
-""")
-subprocess.run(["nginx", "-t", "-c", f"{work}/nginx.conf", "-p", work], check=True, capture_output=True)
-nginx = subprocess.Popen(["nginx", "-c", f"{work}/nginx.conf", "-p", work], stderr=subprocess.DEVNULL)
 tls = ssl.create_default_context(cafile=cert)
 
 

@@ -41,6 +41,9 @@ public struct MillwrightConfiguration: Sendable {
     /// `MILLWRIGHT_METRICS_TENANT_LABEL`: add the tenant to the ingest series (default false:
     /// no unbounded label).
     public var metricsTenantLabel = false
+    /// `MILLWRIGHT_METRICS_ENABLED` (default true): false records no metrics and opens no
+    /// listener (for measuring what instrumentation costs).
+    public var metricsEnabled = true
     /// `MILLWRIGHT_TRUSTED_PROXIES`: addresses or CIDRs whose `X-Forwarded-*` headers
     /// count (default none).
     public var trustedProxies = TrustedProxies.none
@@ -173,6 +176,7 @@ extension MillwrightConfiguration {
         metricsHost = value("MILLWRIGHT_METRICS_HOST") ?? "127.0.0.1"
         metricsPort = try integer("MILLWRIGHT_METRICS_PORT", default: 9464, in: 0...65535)
         metricsTenantLabel = try flag("MILLWRIGHT_METRICS_TENANT_LABEL")
+        metricsEnabled = value("MILLWRIGHT_METRICS_ENABLED") == nil ? true : try flag("MILLWRIGHT_METRICS_ENABLED")
         if let raw = value("MILLWRIGHT_TRUSTED_PROXIES") {
             guard let proxies = TrustedProxies(raw) else {
                 throw ConfigurationError(

@@ -109,7 +109,11 @@ struct MillwrightResponder: HTTPResponder {
             return header
         }
         let bytes = (try? CryptoPrimitives.randomBytes(12)) ?? Array(UUID().uuidString.utf8.prefix(12))
-        return bytes.map { String(format: "%02x", $0) }.joined()
+        let hex = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(24)
+        for byte in bytes { text += [hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]] }
+        return String(decoding: text, as: UTF8.self)
     }
 
     static func errorResponse(_ error: any Error, state: RequestState) -> Response {

@@ -1,5 +1,6 @@
 import Gzip
 import MetricRouter
+import Postgres
 import Testing
 
 /// The ingest parsers and gzip on their own: no I/O.
@@ -55,6 +56,19 @@ struct IngestParsingTests {
             #"{"points": [{"device": "\ud800"}]}"#, "{\"points\": [\"a\nb\"]}", #"{"points": [01]}"#,
         ] {
             #expect(throws: IngestError.self, "\(broken)") { try JSONPointsParser.parse(Array(broken.utf8)) }
+        }
+    }
+
+    @Test("Timestamps format by hand and parse back exactly, before 1970, on leap days, to the microsecond")
+    func timestampFormatting() {
+        #expect(PostgresTimestamp.format(unixMicros: 951_782_400_000_001) == "2000-02-29T00:00:00.000001Z")
+        #expect(PostgresTimestamp.format(unixMicros: -1) == "1969-12-31T23:59:59.999999Z")
+        #expect(PostgresTimestamp.format(unixMicros: 1_795_417_260_120_000) == "2026-11-23T07:01:00.12Z")
+        #expect(PostgresTimestamp.format(unixMicros: 253_402_300_799_000_000) == "9999-12-31T23:59:59Z")
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<10_000 {
+            let micros = Int64.random(in: -2_208_988_800_000_000...4_102_444_800_000_000, using: &generator)
+            #expect(PostgresTimestamp.parseMicroseconds(PostgresTimestamp.format(unixMicros: micros)) == micros)
         }
     }
 
