@@ -55,7 +55,8 @@ struct MillwrightResponder: HTTPResponder {
         if let tenant = state.parameters["tenant"] { line["tenant"] = "\(tenant)" }
         state.logger.info("request", metadata: line)
         // Labelled by route template and status class only: bounded, whatever the paths.
-        let method = request.method.rawValue
+        let known: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        let method = known.contains(request.method.rawValue) ? request.method.rawValue : "OTHER"  // clients choose methods
         Counter(
             label: "millwright_http_requests_total",
             dimensions: [("route", state.route), ("method", method), ("status_class", "\(response.status.code / 100)xx")]
