@@ -5,7 +5,8 @@
 Run after traffic (the test command runs it after schemathesis, the InfluxDB client and
 the NGINX test). Checks: the target is up; the series the issue names exist with values
 (HTTP requests and durations by route template, ingest points by format, writer queue
-and flushes, pool connections, JWKS fetches, token rejections, build info); no series
+and flushes, pool connections, JWKS fetches, token rejections, devices by status, build
+info); no series
 carries a raw path or an id as a label; every query of the Grafana dashboard runs; the
 public port does not serve /metrics.
 """
@@ -97,13 +98,31 @@ try:
     check(total('sum(millwright_jwks_fetches_total{outcome="ok"})') >= 1, "JWKS fetches are counted per issuer")
     check(total("sum(millwright_token_rejections_total)") >= 1, "token rejections are counted by reason")
     check(len(query('millwright_build_info{version!=""}')) == 1, "build info")
+    statuses = {sample["metric"]["status"]: float(sample["value"][1]) for sample in query("millwright_devices")}
+    check(set(statuses) == {"online", "offline", "never_seen"} and statuses["online"] >= 1,
+          f"devices by status: {statuses}")
     labels = set()
     for sample in query('{__name__=~"millwright_.*"}'):
         labels |= set(sample["metric"]) - {"__name__", "instance", "job"}
-    check(labels <= {"route", "method", "status_class", "format", "reason", "path", "pool", "state", "issuer", "outcome", "version", "le"},
+    check(labels <= {"route", "method", "status_class", "format", "reason", "path", "pool", "state", "issuer", "outcome", "version", "status", "le"},
           f"only bounded labels: {sorted(labels)}")
 
     dashboard = json.load(open("deploy/grafana/millwright-dashboard.json"))
+    # What Grafana's import needs: a title, uid and schemaVersion; the data source as a
+    # variable (so it binds to whatever Prometheus the importer picks) used by every
+    # panel and target; panels with a grid position and at least one query.
+    check(all(dashboard.get(key) for key in ("title", "uid", "schemaVersion")), "dashboard title, uid, schemaVersion")
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    check(variables.get("datasource", {}).get("type") == "datasource"
+          and variables["datasource"].get("query") == "prometheus", "the data source is a variable")
+    titles = {panel["title"] for panel in dashboard["panels"]}
+    for wanted in ("Requests per second by route", "API latency quantiles", "5xx responses",
+                   "Ingested points per second by format", "Writer queue", "Database pool", "Token rejections by reason"):
+        check(wanted in titles, f"dashboard panel {wanted!r}")
+    for panel in dashboard["panels"]:
+        check(panel["datasource"]["uid"] == "${datasource}" and set(panel["gridPos"]) == {"x", "y", "w", "h"}
+              and panel["targets"] and all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"]),
+              f"dashboard panel {panel['title']!r} is importable")
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
             expr = target["expr"].replace("$instance", ".*").replace("$__rate_interval", "1m")

@@ -23,6 +23,7 @@ struct MetricsEndpoint: Sendable {
         let router = Router()
         router.get("/metrics") { _, _ -> Response in
             sample()
+            await sampleDevices()
             var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
             response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return response
@@ -35,6 +36,19 @@ struct MetricsEndpoint: Sendable {
                     "metrics listening", metadata: ["host": "\(host)", "port": "\(channel.localAddress?.port ?? 0)"])
             },
             logger: logger)
+    }
+
+    /// Devices by status across tenants (one function call; skipped when the database is away).
+    private func sampleDevices() async {
+        guard let pool = pools.first?.1 else { return }
+        let counts = try? await pool.withConnection { connection in
+            try connection.query("SELECT status, devices FROM millwright.device_status_counts()").rows.map {
+                (try $0.decode(0, as: String.self), try $0.decode(1, as: Int.self))
+            }
+        }
+        for (status, devices) in counts ?? [] {
+            Gauge(label: "millwright_devices", dimensions: [("status", status)]).record(devices)
+        }
     }
 
     private func sample() {
