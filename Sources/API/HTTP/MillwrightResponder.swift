@@ -55,8 +55,8 @@ struct MillwrightResponder: HTTPResponder {
         if let tenant = state.parameters["tenant"] { line["tenant"] = "\(tenant)" }
         state.logger.info("request", metadata: line)
         // Labelled by route template and status class only: bounded, whatever the paths.
-        let known: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-        let method = known.contains(request.method.rawValue) ? request.method.rawValue : "OTHER"  // clients choose methods
+        // Clients choose methods; the label keeps to the ones HTTP defines.
+        let method = Self.knownMethods.contains(request.method.rawValue) ? request.method.rawValue : "OTHER"
         Counter(
             label: "millwright_http_requests_total",
             dimensions: [("route", state.route), ("method", method), ("status_class", "\(response.status.code / 100)xx")]
@@ -86,6 +86,8 @@ struct MillwrightResponder: HTTPResponder {
             return try await route.handler(request, state)
         }
     }
+
+    static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
     /// `https://public.host` from a trusted proxy's `X-Forwarded-Proto` and
     /// `X-Forwarded-Host`, for absolute `Location` headers; nil otherwise.

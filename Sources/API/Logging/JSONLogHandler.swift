@@ -15,6 +15,9 @@ public struct JSONLogHandler: LogHandler {
     public var metadataProvider: Logger.MetadataProvider?
     let label: String
 
+    /// The fields every line has; metadata of the same name does not repeat them.
+    static let ownFields: Set<String> = ["timestamp", "level", "message", "logger", "source"]
+
     /// Lines are written whole, one at a time.
     private static let output = Mutex(())
 
@@ -39,8 +42,7 @@ public struct JSONLogHandler: LogHandler {
         line.field("message", .string(event.message.description))
         line.field("logger", .string(label))
         line.field("source", .string(event.source))
-        for (key, value) in fields.sorted(by: { $0.key < $1.key })
-        where !["timestamp", "level", "message", "logger", "source"].contains(key) {
+        for (key, value) in fields.sorted(by: { $0.key < $1.key }) where !Self.ownFields.contains(key) {
             line.field(key, value)
         }
         var bytes = line.finish()

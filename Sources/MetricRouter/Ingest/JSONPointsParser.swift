@@ -30,7 +30,7 @@ public struct JSONPointsParser {
     }
 
     private enum Scalar {
-        case null, bool(Bool), integer(Int64, Double), number(Double), string(String), composite(String)
+        case null, bool(Bool), integer(Int64), number(Double), string(String), composite(String)
         var typeName: String {
             switch self {
             case .null: "null"
@@ -129,7 +129,7 @@ public struct JSONPointsParser {
         var metric: MetricValue?
         var newKind = SensorKind.number
         switch value {
-        case .integer(let integer, _)?: metric = .integer(integer)
+        case .integer(let integer)?: metric = .integer(integer)
         case .number(let number)?: metric = .number(number)
         case .bool(let flag)?:
             metric = .boolean(flag)
@@ -271,10 +271,9 @@ public struct JSONPointsParser {
             guard let d = peek, d >= 0x30, d <= 0x39 else { throw syntax("invalid number") }
             while let d = peek, d >= 0x30, d <= 0x39 { index += 1 }
         }
+        if isInteger, let integer = Self.int64(bytes, start..<index) { return .integer(integer) }
         // The grammar above was checked, so strtod reads it all (NaN would be refused later).
-        let double = Self.double(bytes, start..<index) ?? .nan
-        if isInteger, let integer = Self.int64(bytes, start..<index) { return .integer(integer, double) }
-        return .number(double)
+        return .number(Self.double(bytes, start..<index) ?? .nan)
     }
 
     static func int64(_ bytes: [UInt8], _ range: Range<Int>) -> Int64? {

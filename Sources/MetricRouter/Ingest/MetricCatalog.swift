@@ -66,32 +66,33 @@ public final class MetricCatalog: Sendable {
             return (settings, try row.decode(3, as: Int64.self), loaded)
         }
         var entry = cached ?? TenantEntry(version: version, devices: [:])
-        var stale: Set<String> = []
+        var fresh = loaded
         if entry.version != version {
             // Something changed: keep only what was just read, reload the rest.
-            stale = names.subtracting(missing)
             entry = TenantEntry(version: version, devices: [:])
+            let stale = names.subtracting(missing)
+            if !stale.isEmpty {
+                let reloaded = try await database.read(tenant, [Self.devicesQuery(stale)]) { try Self.devices(from: $0[0]) }
+                fresh.merge(reloaded) { _, new in new }
+            }
         }
-        entry.devices.merge(loaded) { _, new in new }
-        if !stale.isEmpty {
-            let reloaded = try await database.read(tenant, [Self.devicesQuery(stale)]) { try Self.devices(from: $0[0]) }
-            entry.devices.merge(reloaded) { _, new in new }
+        // The usual request changes nothing: then the cached devices are neither copied
+        // nor stored again (this runs on every ingest request).
+        if entry.version != cached?.version || !fresh.isEmpty {
+            entry.devices.merge(fresh) { _, new in new }
+            if entry.devices.count > Self.maxDevicesPerTenant { entry.devices = fresh }
+            let result = entry
+            tenants.withLock { tenants in
+                // Another request may have stored a newer version meanwhile: keep the newer.
+                if let current = tenants[tenant.rawValue], current.version > result.version { return }
+                tenants[tenant.rawValue] = result
+            }
         }
-        if entry.devices.count > Self.maxDevicesPerTenant { entry.devices = loaded }
-        let result = entry
-        tenants.withLock { tenants in
-            // Another request may have stored a newer version meanwhile: keep the newer.
-            if let current = tenants[tenant.rawValue], current.version > result.version { return }
-            tenants[tenant.rawValue] = result
-        }
+        var devices: [String: DeviceEntry] = [:]
+        for name in names { devices[name] = entry.devices[name] }
         return Snapshot(
             status: settings.status, retentionDays: settings.retention, sensorLimitPerDevice: settings.limit,
-            devices: entry.devices.filter { names.contains($0.key) })
-    }
-
-    /// Forgets a tenant (its devices are reloaded on the next request).
-    public func forget(_ tenant: TenantID) {
-        _ = tenants.withLock { $0.removeValue(forKey: tenant.rawValue) }
+            devices: devices)
     }
 
     static func tenantQuery(_ tenant: TenantID) -> PostgresQuery {
