@@ -30,10 +30,13 @@ let package = Package(
         // curl_easy_setopt/getinfo are variadic macros-in-spirit: typed C functions for Swift.
         .target(name: "CCurlShims", dependencies: ["CLibCurl"]),
 
+        // Every parser of bytes a client controls, with no dependencies, so that each is
+        // fuzzed alone (scripts/fuzz.sh).
+        .target(name: "InputParsing", swiftSettings: strict),
         .target(
             name: "Postgres",
             dependencies: [
-                "CLibPQ",
+                "CLibPQ", "InputParsing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -62,13 +65,13 @@ let package = Package(
         .target(name: "Tenancy", dependencies: ["Postgres"], swiftSettings: strict),
         .target(
             name: "DeviceRegistry",
-            dependencies: ["Tenancy", "Postgres", "Auth", "OpenSSLSupport"],
+            dependencies: ["Tenancy", "Postgres", "Auth", "OpenSSLSupport", "InputParsing"],
             swiftSettings: strict
         ),
         .target(
             name: "MetricRouter",
             dependencies: [
-                "Tenancy", "DeviceRegistry", "Postgres",
+                "Tenancy", "DeviceRegistry", "Postgres", "InputParsing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,7 +81,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "Auth", "Tenancy", "DeviceRegistry", "MetricRouter", "Gzip", "CZlib", "Postgres",
+                "Auth", "Tenancy", "DeviceRegistry", "MetricRouter", "Gzip", "CZlib", "Postgres", "InputParsing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -105,6 +108,7 @@ let package = Package(
             name: "MillwrightTests",
             dependencies: [
                 "API", "Auth", "Postgres", "CurlClient", "OpenSSLSupport", "Tenancy", "DeviceRegistry", "MetricRouter", "Gzip",
+                "InputParsing",
                 "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Foundation
+import InputParsing
 
 /// A value that can be bound as a query parameter, in PostgreSQL's text format.
 public protocol PostgresEncodable: Sendable {
@@ -63,9 +64,9 @@ extension Bool: PostgresEncodable, PostgresDecodable {
 /// Timestamps travel as RFC 3339 text in UTC, which `timestamptz` reads and, with the
 /// connection's `DateStyle=ISO` and `TimeZone=UTC`, also writes.
 extension Date: PostgresEncodable, PostgresDecodable {
-    public var postgresText: String? { PostgresTimestamp.format(self) }
+    public var postgresText: String? { RFC3339.format(self) }
     public init(postgresText text: String) throws(PostgresError) {
-        guard let date = PostgresTimestamp.parse(text) else { throw .decoding(text, as: "Date") }
+        guard let date = RFC3339.parse(text) else { throw .decoding(text, as: "Date") }
         self = date
     }
 }

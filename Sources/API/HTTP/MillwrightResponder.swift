@@ -3,6 +3,7 @@ import DeviceRegistry
 import Foundation
 import HTTPTypes
 import Hummingbird
+import InputParsing
 import Logging
 import MetricRouter
 import Metrics

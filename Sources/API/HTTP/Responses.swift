@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import InputParsing
 import NIOCore
 import OpenSSLSupport
 import Postgres
@@ -21,7 +22,7 @@ enum JSONResponse {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(PostgresTimestamp.format(date))
+            try container.encode(RFC3339.format(date))
         }
         return encoder
     }()

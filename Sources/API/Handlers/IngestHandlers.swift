@@ -3,6 +3,7 @@ import Foundation
 import Gzip
 import HTTPTypes
 import Hummingbird
+import InputParsing
 import MetricRouter
 import Metrics
 import NIOCore

@@ -1,6 +1,7 @@
 import DeviceRegistry
 import Foundation
 import Hummingbird
+import InputParsing
 import Postgres
 import Tenancy
 
@@ -49,7 +50,7 @@ struct KeyHandlers: Sendable {
         let name = reader.string("name", nullable: true, maxLength: 200)
         var expiresAt: Date?
         if let raw = reader.string("expires_at", nullable: true) {
-            if let date = PostgresTimestamp.parse(raw) {
+            if let date = RFC3339.parse(raw) {
                 if date <= Date() { reader.rule("expires_at", "in_the_past", "must be in the future") }
                 expiresAt = date
             } else {

@@ -1,6 +1,7 @@
 import DeviceRegistry
 import Foundation
 import Hummingbird
+import InputParsing
 import MetricRouter
 import OpenSSLSupport
 import Postgres
@@ -49,7 +50,7 @@ struct PointQueryHandlers: Sendable {
         w.key("device")
         w.string(state.parameter("device"))
         w.key("from")
-        w.string(PostgresTimestamp.format(unixMicros: from))
+        w.string(RFC3339.format(unixMicros: from))
         w.key("kind")
         w.string(sensor.kind.rawValue)
         w.key("next_cursor")
@@ -61,7 +62,7 @@ struct PointQueryHandlers: Sendable {
         for point in page {
             w.beginObject()
             w.key("time")
-            w.string(PostgresTimestamp.format(unixMicros: point.time))
+            w.string(RFC3339.format(unixMicros: point.time))
             w.key("value")
             w.value(point.value)
             w.endObject()
@@ -70,7 +71,7 @@ struct PointQueryHandlers: Sendable {
         w.key("sensor")
         w.string(state.parameter("sensor"))
         w.key("to")
-        w.string(PostgresTimestamp.format(unixMicros: to))
+        w.string(RFC3339.format(unixMicros: to))
         w.endObject()
         return JSONResponse.raw(w.bytes)
     }
@@ -114,14 +115,14 @@ struct PointQueryHandlers: Sendable {
                 if let value = bucket.values[function] ?? nil { w.value(value) } else { w.null() }
             }
             w.key("start")
-            w.string(PostgresTimestamp.format(unixMicros: bucket.start))
+            w.string(RFC3339.format(unixMicros: bucket.start))
             w.endObject()
         }
         w.endArray()
         w.key("device")
         w.string(state.parameter("device"))
         w.key("from")
-        w.string(PostgresTimestamp.format(unixMicros: from))
+        w.string(RFC3339.format(unixMicros: from))
         w.key("functions")
         w.beginArray()
         for function in functions { w.string(function.rawValue) }
@@ -137,7 +138,7 @@ struct PointQueryHandlers: Sendable {
         w.key("timezone")
         w.string(aggregate.timezone)
         w.key("to")
-        w.string(PostgresTimestamp.format(unixMicros: to))
+        w.string(RFC3339.format(unixMicros: to))
         w.endObject()
         return JSONResponse.raw(w.bytes)
     }
@@ -163,7 +164,7 @@ struct PointQueryHandlers: Sendable {
             w.key("sensor")
             w.string(item.sensor)
             w.key("time")
-            w.string(item.point.map { PostgresTimestamp.format(unixMicros: $0.time) })
+            w.string(item.point.map { RFC3339.format(unixMicros: $0.time) })
             w.key("value")
             if let point = item.point { w.value(point.value) } else { w.null() }
             w.endObject()

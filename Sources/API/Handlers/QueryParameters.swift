@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import InputParsing
 import MetricRouter
 import OpenSSLSupport
 import Postgres
@@ -15,7 +16,7 @@ enum QueryParameters {
     static func range(_ query: Parameters) throws(Problem) -> (Int64, Int64) {
         func time(_ name: String) throws(Problem) -> Int64? {
             guard let raw = query[Substring(name)] else { return nil }
-            guard let micros = PostgresTimestamp.parseMicroseconds(String(raw)) else {
+            guard let micros = RFC3339.parseMicroseconds(String(raw)) else {
                 throw invalid(name, "must be an RFC 3339 time, like 2026-11-22T10:00:00Z")
             }
             return micros

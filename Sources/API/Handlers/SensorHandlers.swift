@@ -1,5 +1,6 @@
 import DeviceRegistry
 import Hummingbird
+import InputParsing
 import Postgres
 import Tenancy
 

@@ -1,4 +1,5 @@
 import Foundation
+import InputParsing
 import Postgres
 
 /// Writes JSON straight into bytes, for responses on hot paths where `JSONEncoder`
@@ -83,7 +84,7 @@ struct JSONWriter {
     }
 
     mutating func date(_ value: Date?) {
-        string(value.map(PostgresTimestamp.format))
+        string(value.map(RFC3339.format))
     }
 
     /// Text that is JSON already (e.g. a `jsonb` column as PostgreSQL prints it).

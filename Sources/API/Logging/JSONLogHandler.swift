@@ -1,4 +1,5 @@
 import Foundation
+import InputParsing
 import Logging
 import Postgres
 import Synchronization
@@ -37,7 +38,7 @@ public struct JSONLogHandler: LogHandler {
         if let own = event.metadata { fields.merge(own) { _, new in new } }
         if let error = event.error { fields["error"] = "\(String(reflecting: error))" }
         var line = JSONLine()
-        line.field("timestamp", .string(PostgresTimestamp.format(unixMicros: Self.nowMillisAsMicros())))
+        line.field("timestamp", .string(RFC3339.format(unixMicros: Self.nowMillisAsMicros())))
         line.field("level", .string(event.level.rawValue))
         line.field("message", .string(event.message.description))
         line.field("logger", .string(label))

@@ -1,4 +1,5 @@
 import DeviceRegistry
+import InputParsing
 import Postgres
 import Synchronization
 import Tenancy

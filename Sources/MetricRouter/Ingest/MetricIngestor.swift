@@ -1,5 +1,6 @@
 import DeviceRegistry
 import Foundation
+import InputParsing
 import Postgres
 import Tenancy
 

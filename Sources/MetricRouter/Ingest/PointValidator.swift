@@ -1,4 +1,5 @@
 import DeviceRegistry
+import InputParsing
 
 /// Checks every point of a request against the tenant's catalog, without I/O: the
 /// device exists, the sensor exists (or may be created), the value fits the sensor's

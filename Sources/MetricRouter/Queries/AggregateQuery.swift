@@ -1,4 +1,5 @@
 import DeviceRegistry
+import InputParsing
 import Postgres
 
 /// Time-bucketed aggregates of one sensor.
@@ -44,8 +45,8 @@ public struct AggregateQuery: Sendable {
 
     public var query: PostgresQuery {
         let interval = "\(intervalSeconds) seconds"
-        let fromText = PostgresTimestamp.format(unixMicros: from)
-        let toText = PostgresTimestamp.format(unixMicros: to)
+        let fromText = RFC3339.format(unixMicros: from)
+        let toText = RFC3339.format(unixMicros: to)
         let rollup = usesContinuousAggregate
         let timeColumn = rollup ? "bucket" : "time"
         let bucket =

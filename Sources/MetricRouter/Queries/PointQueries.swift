@@ -1,4 +1,5 @@
 import DeviceRegistry
+import InputParsing
 import Postgres
 
 /// The statements behind the query API and the decoding of their rows. They read
@@ -59,9 +60,9 @@ public enum PointQueries {
         _ sensor: SensorRef, from: Int64, to: Int64, after cursor: Int64?, descending: Bool, limit: Int
     ) -> PostgresQuery {
         let view = "millwright.\(sensor.kind.rawValue)_points"
-        let fromText = PostgresTimestamp.format(unixMicros: from)
-        let toText = PostgresTimestamp.format(unixMicros: to)
-        let cursorText = cursor.map { PostgresTimestamp.format(unixMicros: $0) }
+        let fromText = RFC3339.format(unixMicros: from)
+        let toText = RFC3339.format(unixMicros: to)
+        let cursorText = cursor.map { RFC3339.format(unixMicros: $0) }
         if descending {
             return """
                 SELECT (extract(epoch FROM time) * 1000000)::bigint, value FROM \(unsafeSQL: view)

@@ -1,3 +1,4 @@
+import InputParsing
 import Logging
 import Postgres
 import ServiceLifecycle
@@ -48,7 +49,7 @@ public final class DeviceActivity: Service, Sendable {
         for (tenant, devices) in pending {
             guard let id = TenantID(tenant) else { continue }
             let names = devices.keys.sorted()
-            let times = names.map { PostgresTimestamp.format(unixMicros: devices[$0]!) }
+            let times = names.map { RFC3339.format(unixMicros: devices[$0]!) }
             do {
                 try await database.withTenant(id) { db in
                     _ = try db.query(

@@ -1,3 +1,4 @@
+import InputParsing
 import Logging
 import Metrics
 import Postgres

@@ -1,3 +1,4 @@
+import InputParsing
 import Postgres
 
 /// The validated points of one request, columnar by kind, ready for COPY.

@@ -1,4 +1,5 @@
 import Foundation
+import InputParsing
 import Testing
 
 /// Tenants, devices, sensors and keys: create, read, change, delete, with the HTTP
@@ -283,7 +284,7 @@ struct RegistryTests {
         let revoked = try await client.get("/api/v1/tenants/\(t)/devices", token: secret)
         #expect(revoked.status == 401)
 
-        let soon = PostgresTimestampFormat.string(Date().addingTimeInterval(4))
+        let soon = RFC3339Format.string(Date().addingTimeInterval(4))
         let expiring = try await client.post(base, token: admin, json: ["expires_at": soon])
         #expect(expiring.status == 201)
         let expiringSecret = try #require(expiring.json["secret"] as? String)
@@ -296,7 +297,7 @@ struct RegistryTests {
     }
 }
 
-enum PostgresTimestampFormat {
+enum RFC3339Format {
     static func string(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

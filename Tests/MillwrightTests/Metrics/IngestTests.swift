@@ -1,4 +1,5 @@
 import Foundation
+import InputParsing
 import Testing
 
 /// Ingestion through the real HTTP API into the real database: what is stored, what
@@ -49,7 +50,7 @@ struct IngestTests {
         let admin = try await Tokens.tenantAdmin(t)
         try await Fixtures.device(client, tenant: t, id: "d1")
         let base = Date().addingTimeInterval(-60)
-        let day = PostgresTimestampFormat.string(base).prefix(19)  // yyyy-mm-ddThh:mm:ss
+        let day = RFC3339Format.string(base).prefix(19)  // yyyy-mm-ddThh:mm:ss
         let written = try await Metrics.write(
             client, t, token: admin,
             [

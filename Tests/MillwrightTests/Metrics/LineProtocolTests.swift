@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import InputParsing
 import Postgres
 import Testing
 
@@ -18,7 +19,7 @@ struct LineProtocolTests {
             # a comment, then a blank line
 
             machine,device=press-01,site=north load=1.5,count=3i,ok=true,state="run \\"A\\"" \(seconds)
-            machine,site=north,device=press-01 load=2,count=4u \(seconds + 1)\r
+            machine,site=north,device=press-01 load=2,count=4u \(seconds + 1)
             """
         let response = try await Metrics.lines(client, t, token: admin, body, query: "?precision=s")
         #expect(response.status == 204)
@@ -28,7 +29,7 @@ struct LineProtocolTests {
             kinds == ["machine.load": "number", "machine.count": "integer", "machine.ok": "boolean", "machine.state": "string"])
         let counts = try await Metrics.points(client, t, device: "press-01", sensor: "machine.count", token: admin)
         #expect(counts.map { $0.1 as? Int } == [3, 4])
-        #expect(counts.first?.0 == PostgresTimestamp.format(unixMicros: Int64(seconds) * 1_000_000))
+        #expect(counts.first?.0 == RFC3339.format(unixMicros: Int64(seconds) * 1_000_000))
         let state = try await Metrics.points(client, t, device: "press-01", sensor: "machine.state", token: admin)
         #expect(state.first?.1 as? String == "run \"A\"")
     }
@@ -104,6 +105,32 @@ struct LineProtocolTests {
         #expect(tooLarge.status == 413)
         #expect(tooLarge.json["code"] as? String == "request too large")
         #expect(tooLarge.json["maxLength"] as? Int == 10 << 20)
+    }
+
+    @Test("Bodies that once crashed the service answer 400 to a device key, and the service keeps serving")
+    func crashRegressions() async throws {
+        let client = try await TestClient.make()
+        let t = try await Fixtures.tenant(client)
+        let admin = try await Tokens.tenantAdmin(t)
+        try await Fixtures.device(client, tenant: t, id: "press-01")
+        let created = try await client.post("/api/v1/tenants/\(t)/devices/press-01/keys", token: admin, json: ["name": "plc"])
+        let key = try #require(created.json["secret"] as? String)
+        let v2 = try await Metrics.influx(client, t, token: key, "press,device=press-01 cycles=+5i")
+        #expect(v2.status == 400)
+        #expect(v2.json["code"] as? String == "invalid")
+        let v1 = try await Metrics.lines(client, t, token: key, "press,device=press-01 count=4.2i")
+        #expect(v1.status == 400)
+        // 120 bytes of gzip that expand to 100,000 unclosed brackets.
+        let deep = try gzip(Array(("{\"x\":" + String(repeating: "[", count: 100_000)).utf8))
+        #expect(deep.count < 1000)
+        let nested = try await client.request(
+            "POST", "/api/v1/tenants/\(t)/metrics", token: key, body: deep, contentType: "application/json",
+            headers: [("Content-Encoding", "gzip")])
+        #expect(nested.status == 400)
+        #expect(nested.json["code"] as? String == "malformed_body" || nested.json["code"] as? String == "invalid_body")
+        let after = try await Metrics.influx(client, t, token: key, "press,device=press-01 cycles=5i")
+        #expect(after.status == 204)
+        #expect(try await Metrics.storedRows(t) == 1)
     }
 
     @Test("gzip bodies are accepted; a gzip bomb gets 413 and corrupt gzip 400")

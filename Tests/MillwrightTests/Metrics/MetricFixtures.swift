@@ -1,4 +1,5 @@
 import Foundation
+import InputParsing
 import Logging
 import Postgres
 
@@ -31,7 +32,7 @@ enum Metrics {
 
     /// An RFC 3339 time `seconds` from now.
     static func time(_ seconds: Double = 0) -> String {
-        PostgresTimestamp.format(Date().addingTimeInterval(seconds))
+        RFC3339.format(Date().addingTimeInterval(seconds))
     }
 
     /// Rows stored for `tenant` across the four kind tables, read as the owner.

@@ -1,4 +1,5 @@
 import Foundation
+import InputParsing
 import Postgres
 import Testing
 
@@ -29,8 +30,8 @@ struct QueryTests {
         let start = Self.minuteAligned(minutesAgo: 30)
         let (client, t, admin) = try await seeded(count: 250, start: start)
         let viewer = try await Tokens.viewer(t)
-        let from = PostgresTimestamp.format(unixMicros: start + 10_000_000)
-        let to = PostgresTimestamp.format(unixMicros: start + 210_000_000)
+        let from = RFC3339.format(unixMicros: start + 10_000_000)
+        let to = RFC3339.format(unixMicros: start + 210_000_000)
         for order in ["asc", "desc"] {
             var seen: [Double] = []
             var cursor: String?
@@ -55,8 +56,8 @@ struct QueryTests {
     func aggregates() async throws {
         let start = Self.minuteAligned(minutesAgo: 10)
         let (client, t, admin) = try await seeded(count: 180, start: start)
-        let from = PostgresTimestamp.format(unixMicros: start)
-        let to = PostgresTimestamp.format(unixMicros: start + 180_000_000)
+        let from = RFC3339.format(unixMicros: start)
+        let to = RFC3339.format(unixMicros: start + 180_000_000)
         let response = try await client.get(
             "/api/v1/tenants/\(t)/devices/d1/sensors/m.v/aggregates?from=\(from)&to=\(to)&interval=1m&functions=avg,min,max,sum,count,first,last",
             token: admin)
@@ -65,7 +66,7 @@ struct QueryTests {
         #expect(buckets.count == 3)
         for (i, bucket) in buckets.enumerated() {
             let low = Double(i * 60)
-            #expect(bucket["start"] as? String == PostgresTimestamp.format(unixMicros: start + Int64(i) * 60_000_000))
+            #expect(bucket["start"] as? String == RFC3339.format(unixMicros: start + Int64(i) * 60_000_000))
             #expect(bucket["count"] as? Int == 60)
             #expect(bucket["min"] as? Double == low)
             #expect(bucket["max"] as? Double == low + 59)
@@ -79,7 +80,7 @@ struct QueryTests {
         let lines = "m,device=d1 n=7i \(start / 1_000_000)\nm,device=d1 n=5i \(start / 1_000_000 + 1)"
         #expect(try await Metrics.lines(client, t, token: admin, lines, query: "?precision=s").status == 204)
         let day = try await client.get(
-            "/api/v1/tenants/\(t)/devices/d1/sensors/m.n/aggregates?from=\(PostgresTimestamp.format(unixMicros: start - 86_400_000_000))&to=\(to)&interval=1d&functions=sum,max,count&timezone=Europe/Berlin",
+            "/api/v1/tenants/\(t)/devices/d1/sensors/m.n/aggregates?from=\(RFC3339.format(unixMicros: start - 86_400_000_000))&to=\(to)&interval=1d&functions=sum,max,count&timezone=Europe/Berlin",
             token: admin)
         #expect(day.status == 200)
         let dayBucket = (day.json["buckets"] as? [[String: Any]])?.first
@@ -103,7 +104,7 @@ struct QueryTests {
         #expect(sensors.map { $0["sensor"] as? String } == ["idle", "m.v"])
         #expect(sensors.first?["value"] is NSNull)
         #expect(sensors.last?["value"] as? Double == 19)
-        #expect(sensors.last?["time"] as? String == PostgresTimestamp.format(unixMicros: start + 19_000_000))
+        #expect(sensors.last?["time"] as? String == RFC3339.format(unixMicros: start + 19_000_000))
         #expect(try await client.get("/api/v1/tenants/\(t)/devices/ghost/latest", token: admin).status == 404)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import InputParsing
 import Logging
 import Postgres
 import Tenancy
@@ -71,7 +72,7 @@ struct TimescaleTests {
             ).first!.decode(0, as: Int.self)
         }
         #expect(compressed >= 1)
-        let range = "?from=\(PostgresTimestamp.format(unixMicros: Int64(old) * 1_000_000))&limit=1000"
+        let range = "?from=\(RFC3339.format(unixMicros: Int64(old) * 1_000_000))&limit=1000"
         let before = try await Metrics.points(client, t, device: "d1", sensor: "m.v", token: admin, query: range)
         #expect(before.count == 100)
         // A new key and a re-sent one into the compressed chunk.
@@ -126,12 +127,12 @@ struct TimescaleTests {
             _ = try db.execute(unsafeSQL: "CALL refresh_continuous_aggregate('millwright_metrics.number_points_1m', NULL, NULL)")
         }
         let base = "/api/v1/tenants/\(t)/devices/d1/sensors/m.v/aggregates?functions=avg,min,max,sum,count,first,last&interval=5m"
-        let from = PostgresTimestamp.format(unixMicros: start * 1_000_000)
-        let to = PostgresTimestamp.format(unixMicros: (start + 600) * 1_000_000)
+        let from = RFC3339.format(unixMicros: start * 1_000_000)
+        let to = RFC3339.format(unixMicros: (start + 600) * 1_000_000)
         let rollup = try await client.get(base + "&from=\(from)&to=\(to)", token: admin)
         #expect(rollup.json["source"] as? String == "continuous_aggregate")
         // One microsecond off the minute: the raw points answer.
-        let rawTo = PostgresTimestamp.format(unixMicros: (start + 600) * 1_000_000 + 1)
+        let rawTo = RFC3339.format(unixMicros: (start + 600) * 1_000_000 + 1)
         let raw = try await client.get(base + "&from=\(from)&to=\(rawTo)", token: admin)
         #expect(raw.json["source"] as? String == "points")
         let a = rollup.json["buckets"] as? [[String: Any]] ?? []

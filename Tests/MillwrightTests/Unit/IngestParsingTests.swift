@@ -1,4 +1,5 @@
 import Gzip
+import InputParsing
 import MetricRouter
 import Postgres
 import Testing
@@ -42,6 +43,42 @@ struct IngestParsingTests {
         }
     }
 
+    @Test("Inputs that crashed the service are syntax errors (regressions)")
+    func crashRegressions() throws {
+        // A sign or a dot before an `i` suffix once reached `byte - 0x30` on a byte below '0'.
+        for line in ["press,device=press-01 cycles=+5i", "m,device=d count=4.2i", "m,device=d c=-+1i", "m,device=d c=1-i"] {
+            #expect(throws: IngestError.self, "\(line)") {
+                try LineProtocolParser.parse(Array(line.utf8), precision: .ns, deviceTag: "device")
+            }
+        }
+        #expect(DecimalText.int64(Array("+5".utf8), 0..<2) == nil)
+        #expect(DecimalText.int64(Array("-9223372036854775808".utf8), 0..<20) == Int64.min)
+        #expect(DecimalText.int64(Array("9223372036854775808".utf8), 0..<19) == nil)
+        #expect(DecimalText.int64(Array("12".utf8), 0..<3) == nil)  // a range past the end
+        // Unclosed and closed nesting 100,000 deep, at the top and inside a point's value,
+        // once recursed once per level until the stack ran out.
+        let deep = 100_000
+        for body in [
+            "{\"x\":" + String(repeating: "[", count: deep),
+            "{\"x\":" + String(repeating: "[", count: deep) + String(repeating: "]", count: deep) + ",\"points\":[]}",
+            "{\"points\":[{\"device\":\"d\",\"sensor\":\"s\",\"value\":" + String(repeating: "{\"a\":", count: deep),
+        ] {
+            do {
+                _ = try JSONPointsParser.parse(Array(body.utf8))
+                Issue.record("nesting \(deep) deep was accepted")
+            } catch {
+                #expect(error.code == .syntax)
+            }
+        }
+        // Nesting up to the limit is read and skipped.
+        let limit = JSONPointsParser.maxDepth - 1
+        let nested =
+            "{\"x\":" + String(repeating: "[{\"k\":", count: limit / 2) + "1" + String(repeating: "}]", count: limit / 2)
+            + ",\"points\":[{\"device\":\"d\",\"sensor\":\"s\",\"value\":1,\"meta\":[[],{},[{}]]}]}"
+        let parsed = try JSONPointsParser.parse(Array(nested.utf8))
+        #expect(parsed.points.isEmpty && parsed.problems.first?.code == "unknown_field")
+    }
+
     @Test("JSON points: escapes and surrogates, integers kept apart from numbers, syntax errors")
     func jsonPoints() throws {
         let body =
@@ -61,14 +98,14 @@ struct IngestParsingTests {
 
     @Test("Timestamps format by hand and parse back exactly, before 1970, on leap days, to the microsecond")
     func timestampFormatting() {
-        #expect(PostgresTimestamp.format(unixMicros: 951_782_400_000_001) == "2000-02-29T00:00:00.000001Z")
-        #expect(PostgresTimestamp.format(unixMicros: -1) == "1969-12-31T23:59:59.999999Z")
-        #expect(PostgresTimestamp.format(unixMicros: 1_795_417_260_120_000) == "2026-11-23T07:01:00.12Z")
-        #expect(PostgresTimestamp.format(unixMicros: 253_402_300_799_000_000) == "9999-12-31T23:59:59Z")
+        #expect(RFC3339.format(unixMicros: 951_782_400_000_001) == "2000-02-29T00:00:00.000001Z")
+        #expect(RFC3339.format(unixMicros: -1) == "1969-12-31T23:59:59.999999Z")
+        #expect(RFC3339.format(unixMicros: 1_795_417_260_120_000) == "2026-11-23T07:01:00.12Z")
+        #expect(RFC3339.format(unixMicros: 253_402_300_799_000_000) == "9999-12-31T23:59:59Z")
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<10_000 {
             let micros = Int64.random(in: -2_208_988_800_000_000...4_102_444_800_000_000, using: &generator)
-            #expect(PostgresTimestamp.parseMicroseconds(PostgresTimestamp.format(unixMicros: micros)) == micros)
+            #expect(RFC3339.parseMicroseconds(RFC3339.format(unixMicros: micros)) == micros)
         }
     }
 

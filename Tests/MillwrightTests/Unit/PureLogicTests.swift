@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import InputParsing
 import Postgres
 import Testing
 
@@ -99,11 +100,11 @@ struct PureLogicTests {
             ("2026-11-22T10:00:00.Z", nil),
         ]
         for (text, expected) in cases {
-            #expect(PostgresTimestamp.parseMicroseconds(text) == expected, "\(text)")
+            #expect(RFC3339.parseMicroseconds(text) == expected, "\(text)")
         }
         let date = Date(timeIntervalSince1970: 1_795_341_600.25)
-        #expect(PostgresTimestamp.format(date) == "2026-11-22T10:00:00.25Z")
-        #expect(PostgresTimestamp.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
+        #expect(RFC3339.format(date) == "2026-11-22T10:00:00.25Z")
+        #expect(RFC3339.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
     }
 
     @Test("Device key credentials parse only in their own form")

@@ -2,7 +2,7 @@ import Foundation
 
 /// RFC 3339 formatting and parsing with microsecond precision, the precision of
 /// PostgreSQL's `timestamptz`.
-public enum PostgresTimestamp {
+public enum RFC3339 {
     /// Formats as `2026-11-22T10:00:00.123456Z` (fraction omitted when zero).
     public static func format(_ date: Date) -> String {
         format(unixMicros: microseconds(date))

@@ -1,5 +1,3 @@
-import DeviceRegistry
-
 /// A value as sent, before it is checked against its sensor.
 public enum MetricValue: Sendable, Equatable {
     case number(Double)
@@ -113,18 +111,20 @@ public struct IngestError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Collects problems, keeping the first `IngestError.maxProblems`.
-struct ProblemList {
-    private(set) var problems: [PointProblem] = []
-    private(set) var count = 0
+public struct ProblemList: Sendable {
+    public private(set) var problems: [PointProblem] = []
+    public private(set) var count = 0
 
-    var isEmpty: Bool { count == 0 }
+    public init() {}
 
-    mutating func add(_ problem: PointProblem) {
+    public var isEmpty: Bool { count == 0 }
+
+    public mutating func add(_ problem: PointProblem) {
         count += 1
         if problems.count < IngestError.maxProblems { problems.append(problem) }
     }
 
-    func error(_ code: IngestError.Code, _ message: String) -> IngestError {
+    public func error(_ code: IngestError.Code, _ message: String) -> IngestError {
         IngestError(code, message, problems: problems, problemCount: count)
     }
 }

@@ -1,6 +1,4 @@
-import DeviceRegistry
 import Foundation
-import Postgres
 
 /// Reads `{"points": [{"device": …, "sensor": …, "time": …, "value": …}, …]}` straight
 /// from the body's bytes, without building a general JSON tree: ingest bodies hold up
@@ -110,7 +108,7 @@ public struct JSONPointsParser {
                     problem("invalid_time", "time must be an RFC 3339 string, not \(found.typeName)", key)
                     return
                 }
-                guard let micros = PostgresTimestamp.parseMicroseconds(text) else {
+                guard let micros = RFC3339.parseMicroseconds(text) else {
                     problem("invalid_time", "time must be RFC 3339, like 2026-11-22T10:00:00.123Z", key)
                     return
                 }
@@ -216,6 +214,9 @@ public struct JSONPointsParser {
 
     private mutating func skipValue() throws(IngestError) { _ = try scalar() }
 
+    /// Deepest nesting of arrays and objects a body may have (points sit at level 2).
+    public static let maxDepth = 64
+
     /// A value; objects and arrays are checked and skipped.
     private mutating func scalar() throws(IngestError) -> Scalar {
         skipWhitespace()
@@ -223,17 +224,69 @@ public struct JSONPointsParser {
         switch byte {
         case UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "{"):
-            index += 1
-            try members { (parser, _) throws(IngestError) in try parser.skipValue() }
+            try skipComposite()
             return .composite("object")
         case UInt8(ascii: "["):
-            index += 1
-            try elements { (parser) throws(IngestError) in try parser.skipValue() }
+            try skipComposite()
             return .composite("array")
         case UInt8(ascii: "t"): return try literal("true", .bool(true))
         case UInt8(ascii: "f"): return try literal("false", .bool(false))
         case UInt8(ascii: "n"): return try literal("null", .null)
         default: return try number()
+        }
+    }
+
+    /// Checks and skips the object or array that opens at `index`, with a stack of its
+    /// own instead of recursion: no body can exhaust the thread's stack.
+    private mutating func skipComposite() throws(IngestError) {
+        var closers: [UInt8] = []
+        func open(_ parser: inout JSONPointsParser) throws(IngestError) {
+            closers.append(parser.bytes[parser.index] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]"))
+            parser.index += 1
+            guard closers.count <= Self.maxDepth else {
+                throw parser.syntax("arrays and objects nest deeper than \(Self.maxDepth) levels")
+            }
+        }
+        try open(&self)
+        var expectValue = true  // after an opening or a comma; false after a value
+        while let closer = closers.last {
+            skipWhitespace()
+            guard let byte = peek else { throw syntax("unexpected end of the body") }
+            if !expectValue {
+                if byte == closer {
+                    index += 1
+                    closers.removeLast()
+                } else if byte == UInt8(ascii: ",") {
+                    index += 1
+                    expectValue = true
+                    skipWhitespace()
+                    if peek == UInt8(ascii: "]") || peek == UInt8(ascii: "}") { throw syntax("a value is missing after ','") }
+                } else {
+                    throw syntax(
+                        closer == UInt8(ascii: "}") ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
+                }
+                continue
+            }
+            if byte == closer {
+                index += 1  // an empty array or object (a closer after a comma was refused above)
+                closers.removeLast()
+                expectValue = false
+                continue
+            }
+            if closer == UInt8(ascii: "}") {
+                guard byte == UInt8(ascii: "\"") else { throw syntax("expected a member name in quotes") }
+                _ = try string()
+                try expect(UInt8(ascii: ":"), "expected ':' after a member name")
+                skipWhitespace()
+            }
+            guard let first = peek else { throw syntax("unexpected end of the body") }
+            if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
+                try open(&self)
+                expectValue = true
+            } else {
+                _ = try scalar()
+                expectValue = false
+            }
         }
     }
 
@@ -271,39 +324,9 @@ public struct JSONPointsParser {
             guard let d = peek, d >= 0x30, d <= 0x39 else { throw syntax("invalid number") }
             while let d = peek, d >= 0x30, d <= 0x39 { index += 1 }
         }
-        if isInteger, let integer = Self.int64(bytes, start..<index) { return .integer(integer) }
+        if isInteger, let integer = DecimalText.int64(bytes, start..<index) { return .integer(integer) }
         // The grammar above was checked, so strtod reads it all (NaN would be refused later).
-        return .number(Self.double(bytes, start..<index) ?? .nan)
-    }
-
-    static func int64(_ bytes: [UInt8], _ range: Range<Int>) -> Int64? {
-        var value: Int64 = 0
-        var negative = false
-        for i in range {
-            let byte = bytes[i]
-            if byte == UInt8(ascii: "-") {
-                negative = true
-                continue
-            }
-            let (times, o1) = value.multipliedReportingOverflow(by: 10)
-            let (next, o2) =
-                negative
-                ? times.subtractingReportingOverflow(Int64(byte - 0x30)) : times.addingReportingOverflow(Int64(byte - 0x30))
-            if o1 || o2 { return nil }
-            value = next
-        }
-        return value
-    }
-
-    /// strtod over a NUL-terminated copy of `bytes[range]`; nil unless it reads all of it.
-    static func double(_ bytes: [UInt8], _ range: Range<Int>) -> Double? {
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: range.count + 1) { buffer in
-            for (offset, i) in range.enumerated() { buffer[offset] = CChar(bitPattern: bytes[i]) }
-            buffer[range.count] = 0
-            var end: UnsafeMutablePointer<CChar>?
-            let value = strtod(buffer.baseAddress!, &end)
-            return end == buffer.baseAddress!.advanced(by: range.count) ? value : nil
-        }
+        return .number(DecimalText.double(bytes, start..<index) ?? .nan)
     }
 
     private mutating func string() throws(IngestError) -> String {
