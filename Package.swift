@@ -56,13 +56,13 @@ let package = Package(
         .target(
             name: "Auth",
             dependencies: [
-                "CLibJWT", "CurlClient", "OpenSSLSupport",
+                "CLibJWT", "CurlClient", "OpenSSLSupport", "InputParsing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
-        .target(name: "Tenancy", dependencies: ["Postgres"], swiftSettings: strict),
+        .target(name: "Tenancy", dependencies: ["Postgres", "InputParsing"], swiftSettings: strict),
         .target(
             name: "DeviceRegistry",
             dependencies: ["Tenancy", "Postgres", "Auth", "OpenSSLSupport", "InputParsing"],

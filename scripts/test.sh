@@ -19,6 +19,9 @@ export MILLWRIGHT_TEST_ISSUER_BASE=$issuer_base
 swift format lint --strict -r Sources Tests Package.swift
 
 swift build --build-tests
+# Every parser of client bytes under libFuzzer and AddressSanitizer, a few seconds each
+# (MILLWRIGHT_FUZZ_SECONDS); any crash or failed check fails the run.
+scripts/fuzz.sh "${MILLWRIGHT_FUZZ_SECONDS:-4}"
 # deploy/: the systemd unit (systemd-analyze verify) and the environment example.
 scripts/verify-deploy.sh "$(swift build --show-bin-path)/millwright"
 

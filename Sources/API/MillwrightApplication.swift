@@ -80,9 +80,11 @@ public struct MillwrightApplication: Sendable {
         let migrations = try Migration.load(directory: configuration.migrationsDirectory)
         let runner = MigrationRunner(migrations: migrations, schema: "millwright")
         let storage: MetricStorage
+        let timeZones: TimeZoneNames
         do {
             try await checkDatabase(pool: pool, runner: runner)
             storage = try await pool.withConnection { try MetricStorage.load($0) }
+            timeZones = try await pool.withConnection { try TimeZoneNames.load($0) }
         } catch {
             await pool.shutdown()
             throw error
@@ -111,13 +113,13 @@ public struct MillwrightApplication: Sendable {
             HealthHandlers(pool: pool, runner: runner, storage: storage, openAPIDocument: Self.openAPIDocument(configuration))
             .routes()
         table.routes += TenantHandlers(database: database).routes()
-        table.routes += DeviceHandlers(database: database).routes()
+        table.routes += DeviceHandlers(database: database, timeZones: timeZones).routes()
         table.routes += SensorHandlers(database: database).routes()
         table.routes += KeyHandlers(database: database).routes()
         table.routes +=
             IngestHandlers(ingestor: ingestor, authenticator: authenticator, tenantLabel: configuration.metricsTenantLabel)
             .routes()
-        table.routes += PointQueryHandlers(database: database, storage: storage).routes()
+        table.routes += PointQueryHandlers(database: database, storage: storage, timeZones: timeZones).routes()
 
         var services: [any Service] = [
             PoolService(pool: pool), PoolService(pool: writerPool),

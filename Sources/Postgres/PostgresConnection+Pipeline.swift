@@ -10,7 +10,10 @@ extension PostgresConnection {
     public func pipeline(_ queries: [PostgresQuery]) throws(PostgresError) -> [PostgresResult] {
         // Statements new to this connection are prepared first (once per connection).
         var names: [String?] = []
-        for query in queries { names.append(try preparedName(for: query)) }
+        for query in queries {
+            try query.checkBinds()
+            names.append(try preparedName(for: query))
+        }
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError(code: .unavailable, message: lastErrorMessage)
         }

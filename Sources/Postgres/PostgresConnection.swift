@@ -76,6 +76,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs one statement with bound parameters (extended protocol, text format).
     @discardableResult
     public func query(_ query: PostgresQuery) throws(PostgresError) -> PostgresResult {
+        try query.checkBinds()
         let count = Int32(query.binds.count)
         let name = try preparedName(for: query)
         let raw: OpaquePointer? = withOptionalCStrings(query.binds) { values in

@@ -22,6 +22,16 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation {
         self.init(unsafeSQL: stringInterpolation.sql, binds: stringInterpolation.binds)
     }
 
+    /// Refuses a bound value holding NUL before anything is sent: libpq takes C strings,
+    /// so the value would silently end at the NUL (`d1\0evil` would be `d1`).
+    /// PostgreSQL's text cannot hold NUL either; the error is its own for that, 22021.
+    func checkBinds() throws(PostgresError) {
+        for (index, bind) in binds.enumerated() where bind?.utf8.contains(0) == true {
+            throw PostgresError(
+                code: .server, sqlState: "22021", message: "parameter $\(index + 1) contains NUL (0x00), which text cannot hold")
+        }
+    }
+
     public struct StringInterpolation: StringInterpolationProtocol {
         var sql = ""
         var binds: [String?] = []

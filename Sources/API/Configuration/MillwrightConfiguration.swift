@@ -1,5 +1,6 @@
 import Auth
 import Foundation
+import InputParsing
 import MetricRouter
 import Postgres
 

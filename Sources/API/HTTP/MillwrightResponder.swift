@@ -71,6 +71,9 @@ struct MillwrightResponder: HTTPResponder {
         switch routes.resolve(method: request.method, path: request.uri.path) {
         case .notFound:
             throw Problem.notFound("no route for \(request.uri.path)")
+        case .invalidIdentifier(let kind, _):
+            // Nothing can have that id, so nothing is looked up; the id is not echoed.
+            throw Problem.notFound("no \(kind.rawValue) has that id: \(kind.rawValue) ids match \(kind.pattern)")
         case .methodNotAllowed(let allowed):
             var headers = HTTPFields()
             headers[.allow] = Set(allowed.map(\.rawValue) + (allowed.contains(.get) ? ["HEAD"] : [])).sorted().joined(
@@ -105,13 +108,7 @@ struct MillwrightResponder: HTTPResponder {
 
     /// Keeps a sane client-sent id (1-128 of `[A-Za-z0-9._:-]`), else makes one.
     static func requestID(from header: String?) -> String {
-        if let header, (1...128).contains(header.utf8.count),
-            header.utf8.allSatisfy({ c in
-                (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 46 || c == 95 || c == 45 || c == 58
-            })
-        {
-            return header
-        }
+        if let header, RequestID.isAcceptable(header) { return header }
         let bytes = (try? CryptoPrimitives.randomBytes(12)) ?? Array(UUID().uuidString.utf8.prefix(12))
         let hex = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import InputParsing
 import OpenSSLSupport
 import Postgres
 
@@ -45,9 +46,7 @@ enum RequestInput {
         }
         var after: String?
         if let raw = query["cursor"], !raw.isEmpty {
-            guard let bytes = Base64URL.decode(raw), bytes.first == UInt8(ascii: "k"),
-                let key = String(validating: bytes.dropFirst(), as: UTF8.self)
-            else {
+            guard let key = Cursor.decode(raw, kind: "k") else {
                 throw Problem.badRequest(
                     "invalid_parameter", "cursor is not one this service issued",
                     errors: [.init(pointer: "cursor", code: "invalid_cursor", message: "is not a valid cursor")])
@@ -60,7 +59,7 @@ enum RequestInput {
     /// The cursor that continues after `key`, when the page was full.
     static func cursor(after key: String?, pageFull: Bool) -> String? {
         guard pageFull, let key else { return nil }
-        return Base64URL.encode(Array("k\(key)".utf8))
+        return Cursor.encode("k", key)
     }
 
     /// Whether `If-Match` allows changing a resource whose current tag is `etag`.

@@ -1,6 +1,7 @@
 import Auth
 import HTTPTypes
 import Hummingbird
+import InputParsing
 import Logging
 
 /// What a handler gets besides the request: who is calling, the path's parameters,
@@ -35,19 +36,33 @@ struct Route: Sendable {
         self.handler = handler
     }
 
-    /// The parameters when `path` matches the template.
-    func match(_ path: [Substring]) -> [String: String]? {
-        guard path.count == segments.count else { return nil }
+    enum Match {
+        case matched([String: String])
+        /// The path has the template's shape, but a segment is no id of its kind.
+        case invalid(Identifier.Kind, String)
+        case none
+    }
+
+    /// The parameters when `path` matches the template. Each parameter is checked
+    /// against its id pattern here, before any handler (or statement) sees it.
+    func match(_ path: [Substring]) -> Match {
+        guard path.count == segments.count else { return .none }
         var parameters: [String: String] = [:]
+        var invalid: (Identifier.Kind, String)?
         for (pattern, segment) in zip(segments, path) {
             if pattern.hasPrefix("{") {
-                guard !segment.isEmpty, let decoded = String(segment).removingPercentEncoding else { return nil }
-                parameters[String(pattern.dropFirst().dropLast())] = decoded
+                guard !segment.isEmpty, let decoded = String(segment).removingPercentEncoding else { return .none }
+                let name = String(pattern.dropFirst().dropLast())
+                if invalid == nil, let kind = Identifier.Kind(rawValue: name), !Identifier.isValid(decoded, as: kind) {
+                    invalid = (kind, decoded)
+                }
+                parameters[name] = decoded
             } else if pattern != segment {
-                return nil
+                return .none
             }
         }
-        return parameters
+        if let invalid { return .invalid(invalid.0, invalid.1) }
+        return .matched(parameters)
     }
 }
 
@@ -57,6 +72,8 @@ struct RouteTable: Sendable {
     enum Outcome {
         case found(Route, [String: String])
         case methodNotAllowed([HTTPRequest.Method])
+        /// Only templates whose id segments hold text no id can be (404).
+        case invalidIdentifier(Identifier.Kind, String)
         case notFound
     }
 
@@ -68,8 +85,19 @@ struct RouteTable: Sendable {
         var path = path
         if path.count > 1, path.hasSuffix("/") { path.removeLast() }
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        let matches = routes.compactMap { route in route.match(segments).map { (route, $0) } }
-        guard let fewest = matches.map({ $0.1.count }).min() else { return .notFound }
+        var matches: [(Route, [String: String])] = []
+        var invalid: (Identifier.Kind, String)?
+        for route in routes {
+            switch route.match(segments) {
+            case .matched(let parameters): matches.append((route, parameters))
+            case .invalid(let kind, let text): invalid = invalid ?? (kind, text)
+            case .none: break
+            }
+        }
+        guard let fewest = matches.map({ $0.1.count }).min() else {
+            if let invalid { return .invalidIdentifier(invalid.0, invalid.1) }
+            return .notFound
+        }
         let candidates = matches.filter { $0.1.count == fewest }
         if let found = candidates.first(where: { $0.0.method == method || (method == .head && $0.0.method == .get) }) {
             return .found(found.0, found.1)

@@ -7,6 +7,7 @@ import Tenancy
 /// `/api/v1/tenants/{tenant}/devices`: viewers read, tenant admins change.
 struct DeviceHandlers: Sendable {
     let database: TenantDatabase
+    let timeZones: TimeZoneNames
     static let base = "/api/v1/tenants/{tenant}/devices"
 
     func routes() -> [Route] {
@@ -24,7 +25,7 @@ struct DeviceHandlers: Sendable {
         let tenant = try state.tenant(minimum: .tenantAdmin)
         var reader = try ObjectReader(try await RequestInput.json(request))
         let id = DeviceInput.readID(&reader)
-        let fields = DeviceInput.readFields(&reader)
+        let fields = DeviceInput.readFields(&reader, timeZones: timeZones)
         reader.rejectUnknown(readOnly: DeviceInput.readOnly)
         try reader.finish()
         guard let id else { throw Problem.badRequest("invalid_body", "id is required") }
@@ -50,7 +51,7 @@ struct DeviceHandlers: Sendable {
         for (index, entry) in entries.enumerated() {
             var item = try ObjectReader(entry, pointer: "/devices/\(index)")
             let id = DeviceInput.readID(&item)
-            let fields = DeviceInput.readFields(&item)
+            let fields = DeviceInput.readFields(&item, timeZones: timeZones)
             if let id, !seen.insert(id).inserted { item.rule("id", "duplicate", "appears twice in this batch") }
             if let list = item.value("sensors") {
                 if case .array(let sensorEntries) = list {
@@ -143,7 +144,7 @@ struct DeviceHandlers: Sendable {
             }
             try patchReader.finish()
             var reader = try ObjectReader(body.editable.merging(patch: patch))
-            let fields = DeviceInput.readFields(&reader)
+            let fields = DeviceInput.readFields(&reader, timeZones: timeZones)
             reader.rejectUnknown()
             try reader.finish()
             return try DeviceStore.update(id, fields, on: db)

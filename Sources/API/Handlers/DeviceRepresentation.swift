@@ -1,5 +1,6 @@
 import DeviceRegistry
 import Foundation
+import InputParsing
 
 /// A device as the API shows it.
 struct DeviceBody: Encodable {
@@ -104,18 +105,17 @@ extension DeviceBody: JSONBodyWriting {
 /// Reads and checks device fields (create, batch and the result of a merge patch).
 enum DeviceInput {
     static let readOnly: Set<String> = ["status", "last_seen_at", "created_at", "updated_at", "version"]
-    static let knownTimeZones = Set(TimeZone.knownTimeZoneIdentifiers).union(["UTC"])
 
-    static func validID(_ id: String) -> Bool { Identifier.isValid(id, first: Identifier.alphanumeric, rest: "._:-") }
+    static func validID(_ id: String) -> Bool { Identifier.isValid(id, as: .device) }
 
     static func readID(_ reader: inout ObjectReader) -> String? {
         guard let id = reader.string("id", required: true, maxLength: 128) else { return nil }
-        if !validID(id) { reader.rule("id", "invalid_format", "must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$") }
+        if !validID(id) { reader.rule("id", "invalid_format", "must match \(Identifier.Kind.device.pattern)") }
         if id == "batch" { reader.rule("id", "reserved", "'batch' names the batch endpoint and cannot be a device id") }
         return id
     }
 
-    static func readFields(_ reader: inout ObjectReader) -> DeviceFields {
+    static func readFields(_ reader: inout ObjectReader, timeZones: TimeZoneNames) -> DeviceFields {
         var fields = DeviceFields()
         fields.name = reader.string("name", nullable: true, maxLength: 200)
         fields.description = reader.string("description", nullable: true, maxLength: 2000)
@@ -138,10 +138,10 @@ enum DeviceInput {
             }
         }
         if let timezone = reader.string("timezone", nullable: true, maxLength: 64) {
-            if knownTimeZones.contains(timezone) {
-                fields.timezone = timezone
+            if let refusal = timeZones.refusal(timezone) {
+                reader.rule("timezone", "invalid_timezone", refusal)
             } else {
-                reader.rule("timezone", "invalid_timezone", "must be an IANA time zone name such as Europe/Berlin")
+                fields.timezone = timezone
             }
         }
         if let location = reader.object("location", nullable: true), case .object = location {

@@ -12,6 +12,7 @@ import Tenancy
 struct PointQueryHandlers: Sendable {
     let database: TenantDatabase
     let storage: MetricStorage
+    let timeZones: TimeZoneNames
 
     static let sensorBase = "/api/v1/tenants/{tenant}/devices/{device}/sensors/{sensor}"
 
@@ -82,7 +83,7 @@ struct PointQueryHandlers: Sendable {
         let (from, to) = try QueryParameters.range(query)
         let (intervalText, interval) = try QueryParameters.interval(query)
         let requested = try QueryParameters.functions(query)
-        let timezone = try QueryParameters.timezone(query)
+        let timezone = try QueryParameters.timezone(query, timeZones)
         let buckets = (to - from + interval * 1_000_000 - 1) / (interval * 1_000_000)
         guard buckets <= AggregateQuery.maxBuckets else {
             throw Problem.unprocessable(

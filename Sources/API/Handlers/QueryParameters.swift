@@ -1,3 +1,4 @@
+import DeviceRegistry
 import Foundation
 import Hummingbird
 import InputParsing
@@ -50,22 +51,19 @@ enum QueryParameters {
     /// The time after which the next page starts.
     static func cursor(_ query: Parameters) throws(Problem) -> Int64? {
         guard let raw = query["cursor"], !raw.isEmpty else { return nil }
-        guard let bytes = Base64URL.decode(String(raw)), bytes.first == UInt8(ascii: "t"),
-            let text = String(validating: bytes.dropFirst(), as: UTF8.self), let micros = Int64(text)
-        else { throw invalid("cursor", "is not one this service issued") }
+        guard let micros = Cursor.decodeTime(raw) else { throw invalid("cursor", "is not one this service issued") }
         return micros
     }
 
-    static func cursor(after time: Int64) -> String { Base64URL.encode(Array("t\(time)".utf8)) }
+    static func cursor(after time: Int64) -> String { Cursor.encode("t", String(time)) }
 
     /// `interval` like `30s`, `1m`, `15m`, `1h`, `1d`, `7d` (default `1m`): its text and seconds.
     static func interval(_ query: Parameters) throws(Problem) -> (String, Int64) {
         let text = query["interval"].map(String.init) ?? "1m"
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        guard let unit = text.last, let factor = units[unit], let count = Int64(text.dropLast()), count >= 1,
-            count <= 3650 * 86_400 / factor
-        else { throw invalid("interval", "must be a whole number of s, m, h or d, like 1m or 1d (at least 1s)") }
-        return (text, count * factor)
+        guard let seconds = Interval.seconds(text) else {
+            throw invalid("interval", "must be a whole number of s, m, h or d, like 1m or 1d (at least 1s, at most 3650d)")
+        }
+        return (text, seconds)
     }
 
     /// `functions` (comma-separated), nil when absent (then defaults by kind).
@@ -82,13 +80,11 @@ enum QueryParameters {
         return functions
     }
 
-    /// An IANA time zone name (`Europe/Berlin`), or nil for the device's.
-    static func timezone(_ query: Parameters) throws(Problem) -> String? {
+    /// A time zone PostgreSQL knows (`Europe/Berlin`), or nil for the device's.
+    static func timezone(_ query: Parameters, _ timeZones: TimeZoneNames) throws(Problem) -> String? {
         guard let raw = query["timezone"] else { return nil }
         let name = String(raw)
-        guard name.utf8.count <= 64, name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }), TimeZone(identifier: name) != nil else {
-            throw invalid("timezone", "must be an IANA time zone name, like Europe/Berlin or UTC")
-        }
+        if let refusal = timeZones.refusal(name) { throw invalid("timezone", refusal) }
         return name
     }
 }

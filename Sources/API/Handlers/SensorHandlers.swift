@@ -38,7 +38,7 @@ enum SensorInput {
 
     static func readKey(_ reader: inout ObjectReader) -> String? {
         guard let key = reader.string("key", required: true, maxLength: 128) else { return nil }
-        if !Identifier.isValid(key, first: Identifier.alphanumeric + "_", rest: "._-") {
+        if !Identifier.isValid(key, as: .sensor) {
             reader.rule("key", "invalid_format", "must match ^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
         }
         return key

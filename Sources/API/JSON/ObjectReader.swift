@@ -1,4 +1,5 @@
 import Foundation
+import InputParsing
 
 /// Reads the fields of a JSON object, collecting every problem with a JSON pointer:
 /// wrong types and unknown fields (400) apart from values that break a rule (422).

@@ -1,4 +1,5 @@
 import Foundation
+import InputParsing
 import OpenSSLSupport
 
 /// The bearer value a device sends: `mwk.<tenant>.<key id>.<secret>`.
@@ -22,10 +23,8 @@ public struct DeviceKeyCredential: Sendable, Equatable {
 
     /// Parses the bearer value, or nil when it is not a device key.
     public init?(bearer: String) {
-        guard bearer.hasPrefix(Self.prefix), bearer.utf8.count <= 512 else { return nil }
-        let parts = bearer.dropFirst(Self.prefix.count).split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, parts[2].utf8.count == 43 else { return nil }
-        self.init(tenant: String(parts[0]), keyID: String(parts[1]), secret: String(parts[2]))
+        guard let parts = AuthorizationHeader.deviceKey(bearer) else { return nil }
+        self.init(tenant: parts.tenant, keyID: parts.keyID, secret: parts.secret)
     }
 
     public init(tenant: String, keyID: String, secret: String) {

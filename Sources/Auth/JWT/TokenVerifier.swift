@@ -1,4 +1,5 @@
 import Foundation
+import InputParsing
 import OpenSSLSupport
 
 /// Verifies bearer JWTs from the trusted issuers and turns them into principals.
@@ -42,10 +43,7 @@ public struct TokenVerifier: Sendable {
 
     /// Every check, without the cache. Returns the principal and the token's `exp`.
     private func verifyFully(_ token: String, now: Double) async throws(AuthError) -> (UserPrincipal, Double) {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[2].isEmpty,
-            let header = Self.decodeObject(parts[0]), let claims = Self.decodeObject(parts[1])
-        else {
+        guard let (header, claims) = CompactJWT.parts(token) else {
             throw .invalid("malformed", "the token is not a well-formed JWT")
         }
         guard let alg = header["alg"] as? String, Self.supportedAlgorithms.contains(alg) else {
@@ -124,10 +122,5 @@ public struct TokenVerifier: Sendable {
         case let keyed as [String: Any]: Set(keyed.keys)
         default: []
         }
-    }
-
-    private static func decodeObject(_ part: Substring) -> [String: Any]? {
-        guard let bytes = Base64URL.decode(part) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
     }
 }

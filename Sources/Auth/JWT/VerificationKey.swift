@@ -1,4 +1,5 @@
 import Foundation
+import InputParsing
 import OpenSSLSupport
 
 /// A signing key published by an issuer, ready for libjwt.

@@ -87,7 +87,12 @@ public enum RFC3339 {
         return Date(timeIntervalSince1970: Double(micros) / 1_000_000)
     }
 
-    /// Like `parse`, but returns microseconds since 1970 exactly.
+    /// The times this type formats and parses: years 0001 to 9999 (UTC), the years a
+    /// four-digit RFC 3339 date can name. An offset could otherwise move a time in
+    /// year 0000 or 9999 outside them.
+    public static let range: ClosedRange<Int64> = -62_135_596_800_000_000...253_402_300_799_999_999
+
+    /// Like `parse`, but returns microseconds since 1970 exactly; nil outside `range`.
     public static func parseMicroseconds(_ text: String) -> Int64? {
         var scanner = ByteScanner(Array(text.utf8))
         guard let year = scanner.digits(4), scanner.skip("-"),
@@ -131,7 +136,8 @@ public enum RFC3339 {
         else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset)
-        return seconds * 1_000_000 + micros
+        let result = seconds * 1_000_000 + micros
+        return range.contains(result) ? result : nil
     }
 
     static func daysIn(month: Int, year: Int) -> Int {

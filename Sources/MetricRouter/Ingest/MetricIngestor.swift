@@ -141,30 +141,9 @@ public struct MetricIngestor: Sendable {
         }
     }
 
-    static func isDeviceID(_ id: String) -> Bool {
-        let bytes = id.utf8
-        guard let first = bytes.first, bytes.count <= 128, first.isAlphanumericASCII else { return false }
-        return bytes.allSatisfy {
-            $0.isAlphanumericASCII || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ":")
-                || $0 == UInt8(ascii: "-")
-        }
-    }
+    static func isDeviceID(_ id: String) -> Bool { Identifier.isValid(id, as: .device) }
 
-    static func isSensorKey(_ key: String) -> Bool {
-        let bytes = key.utf8
-        guard let first = bytes.first, bytes.count <= 128, first.isAlphanumericASCII || first == UInt8(ascii: "_") else {
-            return false
-        }
-        return bytes.allSatisfy {
-            $0.isAlphanumericASCII || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
-        }
-    }
-}
-
-extension UInt8 {
-    var isAlphanumericASCII: Bool {
-        (self >= 0x30 && self <= 0x39) || (self >= 0x41 && self <= 0x5A) || (self >= 0x61 && self <= 0x7A)
-    }
+    static func isSensorKey(_ key: String) -> Bool { Identifier.isValid(key, as: .sensor) }
 }
 
 extension PointPosition {

@@ -1,6 +1,5 @@
+import InputParsing
 import Testing
-
-@testable import API
 
 /// Which forwarding headers count: pure logic, no I/O.
 @Suite("Trusted proxies")
@@ -19,6 +18,12 @@ struct TrustedProxiesTests {
         #expect(TrustedProxies("10.0.0.0/33") == nil)
         #expect(TrustedProxies("example.com") == nil)
         #expect(TrustedProxies("")?.isEmpty == true)
+        // Found by the fuzzer: an entry of only a slash indexed past an empty split.
+        #expect(TrustedProxies("/") == nil)
+        #expect(TrustedProxies("/8") == nil)
+        #expect(TrustedProxies("10.0.0.0/") == nil)
+        // inet_pton would stop at a NUL and trust what came before it.
+        #expect(!proxies.trusts("10.0.0.5\u{0}evil"))
     }
 
     @Test("The client is the last untrusted X-Forwarded-For hop, and only behind a trusted peer")
@@ -30,6 +35,7 @@ struct TrustedProxiesTests {
         #expect(proxies.client(peer: "198.51.100.9", forwardedFor: "203.0.113.7") == "198.51.100.9")
         #expect(proxies.client(peer: "127.0.0.1", forwardedFor: "203.0.113.7, garbage") == "127.0.0.1")
         #expect(proxies.client(peer: "127.0.0.1", forwardedFor: nil) == "127.0.0.1")
+        #expect(proxies.client(peer: "127.0.0.1", forwardedFor: "203.0.113.7\u{0}x") == "127.0.0.1")
         #expect(TrustedProxies.none.client(peer: "127.0.0.1", forwardedFor: "203.0.113.7") == "127.0.0.1")
     }
 }

@@ -32,7 +32,7 @@ public struct TrustedProxies: Sendable, Equatable {
     /// Parses `10.0.0.1, 192.168.0.0/16, ::1`; nil when an entry is not an address or CIDR.
     public init?(_ list: String) {
         for entry in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
-            let parts = entry.split(separator: "/", maxSplits: 1).map(String.init)
+            let parts = entry.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard let bytes = Self.bytes(parts[0]) else { return nil }
             var prefix = bytes.count * 8
             if parts.count == 2 {
@@ -66,6 +66,8 @@ public struct TrustedProxies: Sendable, Equatable {
 
     /// IPv4 (4 bytes) or IPv6 (16 bytes) from text, via inet_pton.
     static func bytes(_ text: String) -> [UInt8]? {
+        // inet_pton reads a C string: a NUL would end the text early and hide the rest.
+        guard text.utf8.count <= 64, !text.utf8.contains(0) else { return nil }
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
         var v6 = in6_addr()

@@ -43,13 +43,15 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    /// Parses a request body; nil when it is not JSON.
-    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+    /// Parses a request body; nil when it is not JSON or nests deeper than `maxDepth`
+    /// (decoding recurses once per level, as do `merging` and `pointerToNUL`).
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = JSONDepth.defaultLimit) -> JSONValue? {
+        guard JSONDepth.isWithin(bytes, limit: maxDepth) else { return nil }
+        return try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
     }
 
     /// The JSON type name, for error messages.
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "boolean"
@@ -68,7 +70,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
     }
 
     /// The JSON pointer of the first string or key holding U+0000, if any.
-    func pointerToNUL(at pointer: String = "") -> String? {
+    public func pointerToNUL(at pointer: String = "") -> String? {
         switch self {
         case .string(let text):
             return text.utf8.contains(0) ? pointer : nil
