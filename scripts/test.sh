@@ -44,6 +44,9 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MILLWRIGHT_PORT/readyz" >/de
 scripts/schemathesis.sh "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
 # The official InfluxDB v2 client writes through /api/v2/write unchanged.
 python3 Tests/clients/influxdb_client_write.py "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
+# Every body of the line-protocol corpus over real HTTP, against what a real InfluxDB
+# answered and stored for it (Tests/lineprotocol/verdicts.json) and the documented differences.
+python3 Tests/lineprotocol/compare_http.py "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
 # deploy/nginx/millwright.conf with the real nginx in front of the same service.
 python3 Tests/nginx/nginx_test.py "$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright" "$state/serve.log"
 # The real Prometheus scrapes the service after all that traffic; the alert rules and the
