@@ -209,6 +209,8 @@ private struct Line {
         }
         let measurementEnd = i
         var tags: [Tag] = []
+        // Raw tag keys seen, once a line has more tags than are cheap to compare pairwise.
+        var seen: Set<ArraySlice<UInt8>> = []
         guard hasTags else { return (i, measurementEnd, tags) }
         i += 1
         while true {
@@ -241,7 +243,14 @@ private struct Line {
                 }
             }
             let tag = Tag(key: keyStart..<keyEnd, value: valueStart..<i)
-            if tags.contains(where: { bytes[$0.key] == bytes[tag.key] }) {
+            let duplicate: Bool
+            if tags.count < 16 {
+                duplicate = tags.contains(where: { bytes[$0.key] == bytes[tag.key] })
+            } else {
+                if seen.isEmpty { seen = Set(tags.map { bytes[$0.key] }) }
+                duplicate = !seen.insert(bytes[tag.key]).inserted
+            }
+            if duplicate {
                 throw error(keyStart, "duplicate tags: \(String(decoding: bytes[tag.key], as: UTF8.self)) appears twice")
             }
             tags.append(tag)
@@ -390,6 +399,8 @@ private struct Line {
         _ range: Range<Int>, keyLength: Int, problems: inout ProblemList
     ) throws(PointProblem) -> [(key: String, value: MetricValue, column: Int)] {
         var fields: [(key: String, value: MetricValue, column: Int)] = []
+        // Keys seen, once a line has more fields than are cheap to compare in turn.
+        var indexOfKey: [String: Int] = [:]
         var f = range.lowerBound
         while f < range.upperBound {
             var k = f
@@ -420,12 +431,21 @@ private struct Line {
             let key = try text(unescapeKey(f..<k), at: f, "a field key")
             guard !key.isEmpty, let value = try fieldValue(k + 1..<v, problems: &problems) else { continue }
             let column = f - start + 1
-            if let existing = fields.firstIndex(where: { $0.key == key }) {
+            if fields.count == 16, indexOfKey.isEmpty {
+                for (index, field) in fields.enumerated() { indexOfKey[field.key] = index }
+            }
+            let existing = fields.count < 16 ? fields.firstIndex(where: { $0.key == key }) : indexOfKey[key]
+            if let existing {
                 guard fields[existing].value.kind == value.kind else {
                     throw error(f, "field type conflict: \(key) has values of two types")
                 }
                 fields[existing].value = value
             } else {
+                // One line cannot carry more points than a whole request may.
+                guard fields.count < IngestLimits.maxPoints else {
+                    throw error(f, "a line has more fields than a request may carry points")
+                }
+                if fields.count >= 16 { indexOfKey[key] = fields.count }
                 fields.append((key, value, column))
             }
         }

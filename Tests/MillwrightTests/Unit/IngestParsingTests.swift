@@ -79,6 +79,28 @@ struct IngestParsingTests {
         #expect(parsed.points.isEmpty && parsed.problems.first?.code == "unknown_field")
     }
 
+    @Test("Lines with thousands of tags or fields: duplicates still found, a line never exceeds the point limit")
+    func wideLines() throws {
+        let tags = (0..<5_000).map { "t\($0)=v" }.joined(separator: ",")
+        let wide = try lines("m,device=d,\(tags) f=1")
+        #expect(wide.count == 1)
+        #expect(throws: IngestError.self) { try lines("m,device=d,\(tags),t4999=w f=1") }
+        let fields = (0..<20_000).map { "f\($0)=\($0)i" }.joined(separator: ",")
+        let many = try lines("m,device=d \(fields),f7=8i")
+        #expect(many.count == 20_000)
+        #expect(many[7].value == .integer(8))  // the last value of a key given twice
+        #expect(throws: IngestError.self) { try lines("m,device=d \(fields),f7=\"x\"") }
+        let tooMany = (0...IngestLimits.maxPoints).map { "f\($0)=1" }.joined(separator: ",")
+        #expect(throws: IngestError.self) { try lines("m,device=d \(tooMany)") }
+        // RFC 3339 times before year 1 (found by the fuzzer: an offset moved 0000-01-01
+        // before year 1, which formatted as garbage), and cursors outside the range.
+        #expect(RFC3339.parseMicroseconds("0000-01-01T00:00:00+23:59") == nil)
+        #expect(RFC3339.parseMicroseconds("0001-01-01T00:00:00Z") == RFC3339.range.lowerBound)
+        #expect(RFC3339.parseMicroseconds("9999-12-31T23:59:59.999999Z") == RFC3339.range.upperBound)
+        #expect(Cursor.decodeTime(Cursor.encode("t", String(Int64.max))) == nil)
+        #expect(Cursor.decodeTime(Cursor.encode("t", "1732269600000000")) == 1_732_269_600_000_000)
+    }
+
     @Test("JSON points: escapes and surrogates, integers kept apart from numbers, syntax errors")
     func jsonPoints() throws {
         let body =
