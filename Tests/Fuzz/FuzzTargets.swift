@@ -123,6 +123,9 @@ func fuzzProxyHeaders(_ bytes: [UInt8]) {
     let proxies = TrustedProxies(list) ?? TrustedProxies("127.0.0.1, ::1")!
     let client = proxies.client(peer: "127.0.0.1", forwardedFor: forwarded)
     check(!client.utf8.contains(0), "a client address with NUL")
+    if let base = TrustedProxies.publicBase(proto: list, host: forwarded) {
+        check(base.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }, "a Location base that is not plain ASCII")
+    }
 }
 
 func check(_ condition: Bool, _ message: String) {

@@ -71,7 +71,7 @@ struct MillwrightResponder: HTTPResponder {
         switch routes.resolve(method: request.method, path: request.uri.path) {
         case .notFound:
             throw Problem.notFound("no route for \(request.uri.path)")
-        case .invalidIdentifier(let kind, _):
+        case .invalidIdentifier(let kind):
             // Nothing can have that id, so nothing is looked up; the id is not echoed.
             throw Problem.notFound("no \(kind.rawValue) has that id: \(kind.rawValue) ids match \(kind.pattern)")
         case .methodNotAllowed(let allowed):
@@ -96,14 +96,9 @@ struct MillwrightResponder: HTTPResponder {
     /// `https://public.host` from a trusted proxy's `X-Forwarded-Proto` and
     /// `X-Forwarded-Host`, for absolute `Location` headers; nil otherwise.
     func publicBase(_ request: Request, peer: String) -> String? {
-        guard trustedProxies.trusts(peer), let proto = request.headers[.xForwardedProto]?.lowercased(),
-            proto == "https" || proto == "http", let host = request.headers[.xForwardedHost] ?? request.head.authority,
-            !host.isEmpty, host.utf8.count <= 255,
-            host.utf8.allSatisfy({ c in
-                (c >= 48 && c <= 58) || (c >= 65 && c <= 93 && c != 64 && c != 92) || (c >= 97 && c <= 122) || c == 45 || c == 46
-            })
-        else { return nil }
-        return "\(proto)://\(host)"
+        guard trustedProxies.trusts(peer) else { return nil }
+        return TrustedProxies.publicBase(
+            proto: request.headers[.xForwardedProto], host: request.headers[.xForwardedHost] ?? request.head.authority)
     }
 
     /// Keeps a sane client-sent id (1-128 of `[A-Za-z0-9._:-]`), else makes one.

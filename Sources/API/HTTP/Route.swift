@@ -39,7 +39,7 @@ struct Route: Sendable {
     enum Match {
         case matched([String: String])
         /// The path has the template's shape, but a segment is no id of its kind.
-        case invalid(Identifier.Kind, String)
+        case invalid(Identifier.Kind)
         case none
     }
 
@@ -48,20 +48,20 @@ struct Route: Sendable {
     func match(_ path: [Substring]) -> Match {
         guard path.count == segments.count else { return .none }
         var parameters: [String: String] = [:]
-        var invalid: (Identifier.Kind, String)?
+        var invalid: Identifier.Kind?
         for (pattern, segment) in zip(segments, path) {
             if pattern.hasPrefix("{") {
                 guard !segment.isEmpty, let decoded = String(segment).removingPercentEncoding else { return .none }
                 let name = String(pattern.dropFirst().dropLast())
                 if invalid == nil, let kind = Identifier.Kind(rawValue: name), !Identifier.isValid(decoded, as: kind) {
-                    invalid = (kind, decoded)
+                    invalid = kind
                 }
                 parameters[name] = decoded
             } else if pattern != segment {
                 return .none
             }
         }
-        if let invalid { return .invalid(invalid.0, invalid.1) }
+        if let invalid { return .invalid(invalid) }
         return .matched(parameters)
     }
 }
@@ -73,7 +73,7 @@ struct RouteTable: Sendable {
         case found(Route, [String: String])
         case methodNotAllowed([HTTPRequest.Method])
         /// Only templates whose id segments hold text no id can be (404).
-        case invalidIdentifier(Identifier.Kind, String)
+        case invalidIdentifier(Identifier.Kind)
         case notFound
     }
 
@@ -86,16 +86,16 @@ struct RouteTable: Sendable {
         if path.count > 1, path.hasSuffix("/") { path.removeLast() }
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
         var matches: [(Route, [String: String])] = []
-        var invalid: (Identifier.Kind, String)?
+        var invalid: Identifier.Kind?
         for route in routes {
             switch route.match(segments) {
             case .matched(let parameters): matches.append((route, parameters))
-            case .invalid(let kind, let text): invalid = invalid ?? (kind, text)
+            case .invalid(let kind): invalid = invalid ?? kind
             case .none: break
             }
         }
         guard let fewest = matches.map({ $0.1.count }).min() else {
-            if let invalid { return .invalidIdentifier(invalid.0, invalid.1) }
+            if let invalid { return .invalidIdentifier(invalid) }
             return .notFound
         }
         let candidates = matches.filter { $0.1.count == fewest }

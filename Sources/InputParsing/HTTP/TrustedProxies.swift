@@ -64,6 +64,18 @@ public struct TrustedProxies: Sendable, Equatable {
         return peer
     }
 
+    /// `https://public.host` from a trusted proxy's `X-Forwarded-Proto` and
+    /// `X-Forwarded-Host`: `http` or `https`, and a host of letters, digits, `.-:[]`.
+    public static func publicBase(proto: String?, host: String?) -> String? {
+        guard let proto = proto?.lowercased(), proto == "https" || proto == "http", let host, !host.isEmpty,
+            host.utf8.count <= 255,
+            host.utf8.allSatisfy({ c in
+                (c >= 48 && c <= 58) || (c >= 65 && c <= 93 && c != 64 && c != 92) || (c >= 97 && c <= 122) || c == 45 || c == 46
+            })
+        else { return nil }
+        return "\(proto)://\(host)"
+    }
+
     /// IPv4 (4 bytes) or IPv6 (16 bytes) from text, via inet_pton.
     static func bytes(_ text: String) -> [UInt8]? {
         // inet_pton reads a C string: a NUL would end the text early and hide the rest.
