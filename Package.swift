@@ -83,6 +83,7 @@ let package = Package(
             dependencies: [
                 "Auth", "Tenancy", "DeviceRegistry", "MetricRouter", "Gzip", "CZlib", "Postgres", "InputParsing",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -34,7 +34,7 @@ psql_owner() { psql "$owner" -v ON_ERROR_STOP=1 -qtAX "$@"; }
 throwaway_service "$bin/millwright" "$port"
 engine=$(curl -sf "$base/readyz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["storage"])')
 
-token() { curl -sf "$issuer/token?roles=$1${2:+&tenant=$2}&ttl=7200" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'; }
+token() { issuer_token "$issuer" "$@"; }
 admin=$(token platform-admin)
 curl -sf -o /dev/null -X POST "$base/api/v1/tenants" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
     -d '{"id": "bench", "name": "Bench"}'

@@ -41,9 +41,9 @@ python3 dev/nginx_local.py --service-port "$instrumented_port" --http-port "$(fr
 nginx_pid=$!
 trap 'kill $nginx_pid $plain_pid 2>/dev/null || true; throwaway_cleanup' EXIT
 nginx_base="https://127.0.0.1:$https_port"
-for _ in $(seq 50); do curl -skf "$nginx_base/healthz" -H 'Host: millwright.example.com' >/dev/null && break; sleep 0.1; done
+wait_for "NGINX at $nginx_base" 60 - "$nginx_pid" -- curl -skf "$nginx_base/healthz" -H 'Host: millwright.example.com'
 
-token() { curl -sf "$issuer/token?roles=$1${2:+&tenant=$2}&ttl=7200" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'; }
+token() { issuer_token "$issuer" "$@"; }
 admin=$(token platform-admin)
 curl -sf -o /dev/null -X POST "$plain_base/api/v1/tenants" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
     -d '{"id": "bench", "name": "Bench"}'

@@ -26,7 +26,7 @@ source scripts/throwaway-services.sh
 throwaway_services millwright-bench "${BENCH_DB_PORT:-54359}"
 throwaway_service "$bin/millwright" "$port"
 
-token() { curl -sf "$issuer/token?roles=$1${2:+&tenant=$2}&ttl=7200" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'; }
+token() { issuer_token "$issuer" "$@"; }
 admin=$(token platform-admin)
 curl -sf -o /dev/null -X POST "$base/api/v1/tenants" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
     -d '{"id": "bench", "name": "Bench", "device_limit": 10000000}'

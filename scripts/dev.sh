@@ -36,15 +36,14 @@ export MILLWRIGHT_MIGRATE_ON_START=true
 export MILLWRIGHT_PORT=$port
 bin=$(swift build -c release --show-bin-path)/millwright
 
-token() {  # roles [tenant]
-    curl -sf "http://127.0.0.1:$issuer_port/realms/millwright/token?roles=$1${2:+&tenant=$2}" |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
-}
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$issuer_port/realms/millwright/.well-known/openid-configuration" >/dev/null && break; sleep 0.1; done
+source scripts/common.sh
+token() { issuer_token "http://127.0.0.1:$issuer_port/realms/millwright" "$1" "${2:-}" 3600; }  # roles [tenant]
+wait_for "the development issuer on port $issuer_port" 60 - - -- \
+    curl -sf "http://127.0.0.1:$issuer_port/realms/millwright/.well-known/openid-configuration"
 
 "$bin" serve &
 server_pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+wait_for "Millwright on port $port" 120 - "$server_pid" -- curl -sf "http://127.0.0.1:$port/readyz"
 
 admin=$(token platform-admin)
 curl -s -o /dev/null -X POST "http://127.0.0.1:$port/api/v1/tenants" -H "Authorization: Bearer $admin" \

@@ -14,20 +14,23 @@ issuer=${2:?issuer URL}
 
 python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install --quiet schemathesis
 
-token=$(curl -sf "$issuer/token?roles=platform-admin&ttl=3600" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+source scripts/common.sh
+token=$(issuer_token "$issuer" platform-admin "" 3600)
 auth=(-H "Authorization: Bearer $token")
 # The secret-scan of the service's log looks for every credential used.
 [[ -n "${MILLWRIGHT_SECRETS_FILE:-}" ]] && echo "$token" >>"$MILLWRIGHT_SECRETS_FILE"
 seed() {  # path body: created, or there already
-    status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base$1" "${auth[@]}" -H 'Content-Type: application/json' -d "$2")
+    status=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$base$1" "${auth[@]}" -H 'Content-Type: application/json' -d "$2")
     [[ $status == 201 || $status == 409 ]] || { echo "seeding $1 answered $status" >&2; exit 1; }
 }
 seed /api/v1/tenants '{"id": "demo", "name": "Demo"}'
 seed /api/v1/tenants/demo/devices '{"id": "press-01"}'
 seed /api/v1/tenants/demo/devices/press-01/sensors '{"key": "temperature", "kind": "number"}'
 # A device key, used once, so that its secret is among those the log must not show.
-key=$(curl -sf -X POST "$base/api/v1/tenants/demo/devices/press-01/keys" "${auth[@]}" -H 'Content-Type: application/json' \
-    -d '{"name": "schemathesis"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')
+created=$(curl -sS -f -X POST "$base/api/v1/tenants/demo/devices/press-01/keys" "${auth[@]}" \
+    -H 'Content-Type: application/json' -d '{"name": "schemathesis"}') ||
+    { echo "error: creating a device key at $base failed (curl exit $?)" >&2; exit 1; }
+key=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])' <<<"$created")
 curl -sf -o /dev/null -X POST "$base/api/v1/tenants/demo/write" -H "Authorization: Token $key" --data-binary 'm,device=press-01 v=1'
 [[ -n "${MILLWRIGHT_SECRETS_FILE:-}" ]] && echo "$key" >>"$MILLWRIGHT_SECRETS_FILE"
 

@@ -40,7 +40,8 @@ export MILLWRIGHT_METRICS_PORT=${MILLWRIGHT_TEST_METRICS_PORT:-19464}
 export MILLWRIGHT_PORT=${MILLWRIGHT_TEST_PORT:-18080}
 "$(swift build --show-bin-path)/millwright" serve >"$state/serve.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MILLWRIGHT_PORT/readyz" >/dev/null && break; sleep 0.1; done
+wait_for "the service on port $MILLWRIGHT_PORT" 120 "$state/serve.log" "$server_pid" -- \
+    curl -sf "http://127.0.0.1:$MILLWRIGHT_PORT/readyz"
 scripts/schemathesis.sh "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
 # The official InfluxDB v2 client writes through /api/v2/write unchanged.
 python3 Tests/clients/influxdb_client_write.py "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"

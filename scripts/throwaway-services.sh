@@ -9,6 +9,8 @@
 #   throwaway_service BINARY PORT   start `BINARY serve` on them (migrating first), wait until ready;
 #                                   sets server_pid, base (http://127.0.0.1:PORT) and issuer.
 
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 throwaway_cleanup() {
     [[ -n "${server_pid:-}" ]] && kill "$server_pid" 2>/dev/null || true
     [[ -n "${issuer_pid:-}" ]] && kill "$issuer_pid" 2>/dev/null || true
@@ -24,9 +26,10 @@ throwaway_services() {
     scripts/dev-db.sh start "$state/pg" "$db_port" >/dev/null
     python3 dev/issuer.py --port 0 --port-file "$state/issuer.port" 2>"$state/issuer.log" &
     issuer_pid=$!
-    for _ in $(seq 50); do [[ -s "$state/issuer.port" ]] && break; sleep 0.1; done
-    [[ -s "$state/issuer.port" ]] || { echo "the development issuer did not start" >&2; cat "$state/issuer.log" >&2; exit 1; }
+    wait_for "the development issuer" 60 "$state/issuer.log" "$issuer_pid" -- test -s "$state/issuer.port"
     issuer_base="http://127.0.0.1:$(cat "$state/issuer.port")"
+    wait_for "the development issuer at $issuer_base" 60 "$state/issuer.log" "$issuer_pid" -- \
+        curl -sf "$issuer_base/realms/millwright/.well-known/openid-configuration"
 }
 
 throwaway_service() {
@@ -38,8 +41,5 @@ throwaway_service() {
         "$1" serve >"$state/serve.log" 2>&1 &
     server_pid=$!
     base="http://127.0.0.1:$2"
-    for _ in $(seq 100); do curl -sf "$base/readyz" >/dev/null && return 0; sleep 0.1; done
-    echo "the service did not become ready" >&2
-    cat "$state/serve.log" >&2
-    exit 1
+    wait_for "the service at $base" 120 "$state/serve.log" "$server_pid" -- curl -sf "$base/readyz"
 }

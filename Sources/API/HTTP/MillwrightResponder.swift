@@ -8,6 +8,7 @@ import Logging
 import MetricRouter
 import Metrics
 import NIOCore
+import NIOHTTP1
 import OpenSSLSupport
 import Postgres
 
@@ -141,6 +142,13 @@ struct MillwrightResponder: HTTPResponder {
             return Problem.unprocessable("a value is outside what the database accepts", errors: [])
         case let error as HTTPError where error.status == .contentTooLarge:
             return Problem(.contentTooLarge, code: "body_too_large", detail: "the body is larger than this endpoint accepts")
+        case let error as HTTPParserError where error == .invalidEOFState:
+            // The client went away before its request was complete: nothing can be
+            // answered and nothing failed here, so no 5xx (nginx's 499 in the log and metrics).
+            state.logger.info("the client closed the connection before its request was complete")
+            return Problem(
+                HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"), code: "client_closed_request",
+                detail: "the connection closed before the request was complete")
         case let error as HTTPError where error.status.code < 500:
             return Problem(error.status, code: "bad_request", detail: error.body ?? error.status.reasonPhrase)
         default:

@@ -1,4 +1,5 @@
 import API
+import CurlClient
 import Foundation
 import Testing
 
@@ -92,5 +93,40 @@ struct DatabaseOutageTests {
         #expect(try await client.get("/readyz", token: nil).status == 200)
         #expect(
             try await client.post("/api/v1/tenants/\(tenant)/devices", token: token, json: ["id": "after-outage"]).status == 201)
+    }
+}
+
+/// What a client that goes away leaves behind.
+@Suite("Clients leaving")
+struct ClientLeavingTests {
+    @Test("A client that closes mid-body is counted and logged as 499, not as a server fault")
+    func closedMidBody() async throws {
+        let service = try ServiceProcess(environment: ["MILLWRIGHT_LOG_LEVEL": "info", "MILLWRIGHT_LOG_FORMAT": "json"])
+        try await service.start()
+        defer { service.terminate() }
+        let token = try await Tokens.platformAdmin()
+        for path in ["/api/v1/tenants", "/api/v2/write?org=acme&bucket=b"] {
+            let connection = try RawConnection(port: service.port)
+            try connection.send(
+                "POST \(path) HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(token)\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":")
+            try await Task.sleep(for: .milliseconds(200))
+            connection.close()
+        }
+        var metrics = ""
+        for _ in 0..<50 {
+            let response = try await CurlHTTPClient.forTests.perform(
+                HTTPClientRequest(url: "http://127.0.0.1:\(service.metricsPort)/metrics", method: "GET", headers: [], body: nil))
+            metrics = String(decoding: response.body, as: UTF8.self)
+            if metrics.contains("route=\"/api/v2/write\"") && metrics.contains("route=\"/api/v1/tenants\"") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let requests = metrics.split(separator: "\n").filter { $0.hasPrefix("millwright_http_requests_total{") }
+        #expect(
+            requests.contains { $0.contains("route=\"/api/v1/tenants\"") && $0.contains("status_class=\"4xx\"") }, "\(requests)")
+        #expect(!requests.contains { $0.contains("status_class=\"5xx\"") }, "\(requests)")
+        let lines = service.log.split(separator: "\n")
+        #expect(lines.contains { $0.contains("\"status\":\"499\"") && $0.contains("/api/v1/tenants") })
+        #expect(!lines.contains { $0.contains("\"level\":\"error\"") }, "\(service.log.suffix(2000))")
     }
 }

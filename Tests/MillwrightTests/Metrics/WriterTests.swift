@@ -176,9 +176,10 @@ struct WriterTests {
 final class ServiceProcess: @unchecked Sendable {
     // @unchecked: driven from one test task.
     let port = TestEnvironment.freePort()
+    let metricsPort = TestEnvironment.freePort()
     private let process = Process()
 
-    init() throws {
+    init(environment: [String: String] = [:]) throws {
         let root = TestEnvironment.migrationsDirectory.deletingLastPathComponent()
         let binary =
             ProcessInfo.processInfo.environment["MILLWRIGHT_TEST_BINARY"]
@@ -191,11 +192,13 @@ final class ServiceProcess: @unchecked Sendable {
             "MILLWRIGHT_OIDC_ISSUERS": TestEnvironment.issuer, "MILLWRIGHT_OIDC_ALLOW_HTTP": "true",
             "MILLWRIGHT_OIDC_AUDIENCE": TestEnvironment.audience, "MILLWRIGHT_OIDC_CLIENT_ID": TestEnvironment.clientID,
             "MILLWRIGHT_PORT": String(port), "MILLWRIGHT_MIGRATIONS_DIR": TestEnvironment.migrationsDirectory.path,
-            "MILLWRIGHT_LOG_LEVEL": "warning", "MILLWRIGHT_METRICS_PORT": "0",
-        ]
-        process.standardOutput = FileHandle.nullDevice
+            "MILLWRIGHT_LOG_LEVEL": "warning", "MILLWRIGHT_METRICS_PORT": String(metricsPort),
+        ].merging(environment) { _, new in new }
         FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: logPath)
+        // Logs go to stdout, start-up failures to stderr: both kept.
+        let log = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = log
+        process.standardError = log
     }
 
     private let logPath = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -216,6 +219,9 @@ final class ServiceProcess: @unchecked Sendable {
     }
 
     func terminate() { kill(process.processIdentifier, SIGTERM) }
+
+    /// What the service logged so far.
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     func waitForExit() async -> Int32 {
         for _ in 0..<300 where process.isRunning { try? await Task.sleep(for: .milliseconds(100)) }
