@@ -12,7 +12,10 @@ import Tenancy
 /// Freshness: `millwright.tenant_catalog_versions` is bumped by triggers whenever a
 /// sensor or a device's `auto_create_sensors` changes or a device goes away, on any
 /// replica. A request that sees a version other than the cached one drops the
-/// tenant's cache and reloads the devices it needs.
+/// tenant's cache and reloads the devices it needs. The version is per incarnation of
+/// the tenant (its row starts again at 0 when a tenant is deleted and created anew), so
+/// the cache is keyed by the tenant's `created_at` as well as its id: a re-created
+/// tenant never sees its predecessor's devices and sensor ids.
 public final class MetricCatalog: Sendable {
     public struct SensorEntry: Sendable, Equatable {
         public var id: Int64
@@ -36,6 +39,8 @@ public final class MetricCatalog: Sendable {
     }
 
     private struct TenantEntry {
+        /// The tenant row's `created_at`, in microseconds: which incarnation this is.
+        var incarnation: Int64
         var version: Int64
         var devices: [String: DeviceEntry]
     }
@@ -57,20 +62,20 @@ public final class MetricCatalog: Sendable {
         let missing = names.filter { cached?.devices[$0] == nil }
         var queries = [Self.tenantQuery(tenant)]
         if !missing.isEmpty { queries.append(Self.devicesQuery(missing)) }
-        let (settings, version, loaded) = try await database.read(tenant, queries) { results in
+        let (settings, version, incarnation, loaded) = try await database.read(tenant, queries) { results in
             guard let row = results[0].first else { throw RegistryError(.notFound, "no tenant \(tenant)") }
             let settings = (
                 status: try row.decode(0, as: String.self), retention: try row.decode(1, as: Int.self),
                 limit: try row.decode(2, as: Int.self)
             )
             let loaded = results.count > 1 ? try Self.devices(from: results[1]) : [:]
-            return (settings, try row.decode(3, as: Int64.self), loaded)
+            return (settings, try row.decode(3, as: Int64.self), try row.decode(4, as: Int64.self), loaded)
         }
-        var entry = cached ?? TenantEntry(version: version, devices: [:])
+        var entry = cached ?? TenantEntry(incarnation: incarnation, version: version, devices: [:])
         var fresh = loaded
-        if entry.version != version {
+        if entry.version != version || entry.incarnation != incarnation {
             // Something changed: keep only what was just read, reload the rest.
-            entry = TenantEntry(version: version, devices: [:])
+            entry = TenantEntry(incarnation: incarnation, version: version, devices: [:])
             let stale = names.subtracting(missing)
             if !stale.isEmpty {
                 let reloaded = try await database.read(tenant, [Self.devicesQuery(stale)]) { try Self.devices(from: $0[0]) }
@@ -79,13 +84,17 @@ public final class MetricCatalog: Sendable {
         }
         // The usual request changes nothing: then the cached devices are neither copied
         // nor stored again (this runs on every ingest request).
-        if entry.version != cached?.version || !fresh.isEmpty {
+        if entry.version != cached?.version || entry.incarnation != cached?.incarnation || !fresh.isEmpty {
             entry.devices.merge(fresh) { _, new in new }
             if entry.devices.count > Self.maxDevicesPerTenant { entry.devices = fresh }
             let result = entry
             tenants.withLock { tenants in
                 // Another request may have stored a newer version meanwhile: keep the newer.
-                if let current = tenants[tenant.rawValue], current.version > result.version { return }
+                if let current = tenants[tenant.rawValue], current.incarnation == result.incarnation,
+                    current.version > result.version
+                {
+                    return
+                }
                 tenants[tenant.rawValue] = result
             }
         }
@@ -99,7 +108,8 @@ public final class MetricCatalog: Sendable {
     static func tenantQuery(_ tenant: TenantID) -> PostgresQuery {
         """
         SELECT t.status, t.retention_days, t.sensor_limit_per_device,
-               coalesce((SELECT v.version FROM millwright.tenant_catalog_versions v WHERE v.tenant_id = t.id), 0)
+               coalesce((SELECT v.version FROM millwright.tenant_catalog_versions v WHERE v.tenant_id = t.id), 0),
+               (extract(epoch FROM t.created_at) * 1000000)::bigint
         FROM millwright.tenants t WHERE t.id = \(tenant.rawValue)
         """
     }

@@ -211,3 +211,42 @@ struct IngestTests {
         #expect(try await Metrics.storedRows(t) == 3)
     }
 }
+
+/// A tenant deleted and created again under the same id shares nothing with its
+/// predecessor: not its sensors, not its cached catalog.
+@Suite("Re-created tenants")
+struct RecreatedTenantTests {
+    @Test("A write to the predecessor's sensor is refused (or creates the sensor anew), never stored under the old id")
+    func predecessorsSensor() async throws {
+        let client = try await TestClient.make()
+        let platform = try await Tokens.platformAdmin()
+        let t = try await Fixtures.tenant(client)
+        let admin = try await Tokens.tenantAdmin(t)
+        try await Fixtures.device(client, tenant: t, id: "d1")
+        #expect(try await Metrics.write(client, t, token: admin, [["device": "d1", "sensor": "old", "value": 1]]).status == 200)
+        // A second write caches the catalog as it is now: one catalog change, sensor `old`.
+        #expect(try await Metrics.write(client, t, token: admin, [["device": "d1", "sensor": "old", "value": 2]]).status == 200)
+
+        #expect(try await client.delete("/api/v1/tenants/\(t)", token: platform).status == 204)
+        _ = try await Fixtures.tenant(client, id: t)
+        try await Fixtures.device(client, tenant: t, id: "d1", fields: ["auto_create_sensors": false])
+        // As many catalog changes as the predecessor had, so the per-tenant count matches.
+        let sensor = try await client.post(
+            "/api/v1/tenants/\(t)/devices/d1/sensors", token: admin, json: ["key": "other", "kind": "number"])
+        #expect(sensor.status == 201)
+
+        let stale = try await Metrics.write(client, t, token: admin, [["device": "d1", "sensor": "old", "value": 2]])
+        #expect(stale.status == 422, "\(stale.raw.text)")
+        #expect(stale.errorCodes == ["unknown_sensor"])
+        #expect(try await Metrics.storedRows(t) == 0)
+
+        // With sensors created on first write, the old key becomes a new sensor of the new tenant.
+        #expect(
+            try await client.patch(
+                "/api/v1/tenants/\(t)/devices/d1", token: admin, json: ["auto_create_sensors": true], headers: [("If-Match", "*")]
+            ).status == 200)
+        #expect(try await Metrics.write(client, t, token: admin, [["device": "d1", "sensor": "old", "value": 3]]).status == 200)
+        let points = try await Metrics.points(client, t, device: "d1", sensor: "old", token: admin)
+        #expect(points.map { $0.1 as? Double } == [3])
+    }
+}
