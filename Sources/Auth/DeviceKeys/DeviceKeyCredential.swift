@@ -40,17 +40,34 @@ public struct DeviceKeyCredential: Sendable, Equatable {
 }
 
 /// Checks device keys against the store.
+///
+/// Refusals are cheap: a key whose tenant or id cannot exist is refused without a
+/// lookup; a key found missing is remembered for a minute
+/// (`DeviceKeyRefusals`, bounded); and lookups run at most two at a time
+/// (`KeyLookupLimiter`), so that a flood of guessed keys waits on itself, not on the
+/// database connections other tenants' requests need.
 public struct DeviceKeyAuthenticator: Sendable {
     let store: any DeviceKeyStore
+    let refusals: DeviceKeyRefusals
+    let lookups: KeyLookupLimiter
 
-    public init(store: any DeviceKeyStore) {
+    public init(store: any DeviceKeyStore, concurrentLookups: Int = 2) {
         self.store = store
+        self.refusals = DeviceKeyRefusals()
+        self.lookups = KeyLookupLimiter(limit: concurrentLookups)
     }
 
     public func authenticate(_ credential: DeviceKeyCredential, now: Date = Date()) async throws(AuthError) -> DevicePrincipal {
+        let unknown = AuthError.invalid("unknown_device_key", "the device key is not valid")
+        guard Identifier.isValid(credential.tenant, as: .tenant), Identifier.isValid(credential.keyID, as: .key) else {
+            throw unknown
+        }
+        if let refusal = refusals.refusal(tenant: credential.tenant, keyID: credential.keyID) { throw refusal }
         let stored: StoredDeviceKey?
         do {
-            stored = try await store.deviceKey(tenant: credential.tenant, keyID: credential.keyID)
+            stored = try await lookups.run { try await store.deviceKey(tenant: credential.tenant, keyID: credential.keyID) }
+        } catch let error as AuthError {
+            throw error
         } catch {
             throw AuthError(
                 kind: .unavailable, reason: "key_store_unavailable", message: "device keys cannot be checked right now")
@@ -58,7 +75,14 @@ public struct DeviceKeyAuthenticator: Sendable {
         // The hash is compared even for an unknown key so that timing tells nothing.
         let expected = stored?.secretHash ?? [UInt8](repeating: 0, count: 32)
         let matches = CryptoPrimitives.constantTimeEquals(credential.secretHash, expected)
-        guard let stored, matches else { throw .invalid("unknown_device_key", "the device key is not valid") }
+        guard let stored else {
+            refusals.remember(unknown, tenant: credential.tenant, keyID: credential.keyID)
+            throw unknown
+        }
+        // Only keys that do not exist are remembered: a wrong secret for a key that
+        // exists must not lock out the right one, and remembering "revoked" would tell
+        // it to callers without the secret.
+        guard matches else { throw unknown }
         guard !stored.revoked else { throw .invalid("revoked_device_key", "the device key has been revoked") }
         if let expiresAt = stored.expiresAt, expiresAt <= now {
             throw .invalid("expired_device_key", "the device key has expired")
