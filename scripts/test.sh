@@ -54,6 +54,9 @@ python3 Tests/nginx/nginx_test.py "$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BA
 # Grafana dashboard's queries run against it; promtool checks and unit-tests the rules.
 python3 Tests/prometheus/prometheus_test.py "$MILLWRIGHT_METRICS_PORT" "$MILLWRIGHT_PORT"
 (cd deploy/prometheus && promtool check rules alerts.yml && promtool test rules alerts_test.yml)
+# PostgreSQL restarted under the running service: the next requests must not fail for it.
+python3 Tests/recovery/database_restart.py "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright" \
+    "$state/pg" "$db_port"
 kill -TERM "$server_pid"
 wait "$server_pid"
 scripts/scan-log.sh "$state/serve.log" "$MILLWRIGHT_SECRETS_FILE"

@@ -65,6 +65,19 @@ public final class PostgresConnection: @unchecked Sendable {
         isOpen && PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
     }
 
+    /// Whether the server has closed this idle connection since it was last used (a
+    /// restart, a terminated backend, a proxy gone). An idle connection is sent nothing
+    /// (the service does not LISTEN), so anything readable on its socket is the server's
+    /// goodbye: a FATAL notice, the end of the stream. One `poll` that does not wait.
+    /// A partition that sends nothing is not found this way.
+    public var serverHasGoneAway: Bool {
+        guard isOpen, PQstatus(handle) == CONNECTION_OK else { return true }
+        let socket = PQsocket(handle)
+        guard socket >= 0 else { return true }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) != 0
+    }
+
     /// The name of the role this session runs as.
     public var user: String { String(cString: PQuser(handle)) }
 

@@ -59,19 +59,40 @@ public final class PostgresPool: Sendable {
     /// Lends a connection to `body`, which runs on a pool thread (it may block).
     /// The connection goes back to the pool afterwards, or is closed if it broke; either
     /// happens on the pool thread, so `PQfinish` never runs on the cooperative pool.
+    ///
+    /// A connection whose server went away while it sat idle (the database restarted)
+    /// is replaced before `body` runs, so no request fails for what happened between
+    /// requests; the other idle connections are checked the same way when their turn
+    /// comes.
     public func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
-        let connection = try await lease()
+        let leased = try await lease()
         do {
             return try await threads.runIfActive {
+                let connection = try self.replacingIfGone(leased)
                 defer { self.release(connection) }
                 return try body(connection)
             }
         } catch let error as NIOThreadPoolError.ThreadPoolInactive {
             // The threads stopped before `body` ran: only during shutdown.
-            release(connection)
+            release(leased)
             throw Self.mapShutdown(error)
+        }
+    }
+
+    /// `connection`, or a new one in its slot when its server has gone away. Runs on
+    /// the pool thread (it may connect); frees the slot if connecting fails.
+    private func replacingIfGone(_ connection: PostgresConnection) throws -> PostgresConnection {
+        guard connection.serverHasGoneAway else { return connection }
+        connection.close()
+        logger.info("a pooled connection's server had gone away; connecting anew")
+        do {
+            return try PostgresConnection.connect(configuration.connectionString, applicationName: configuration.applicationName)
+        } catch {
+            slotFreed()
+            logger.warning("database connection failed", metadata: ["error": "\(String(reflecting: error))"])
+            throw error
         }
     }
 

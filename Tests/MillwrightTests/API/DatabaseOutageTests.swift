@@ -96,6 +96,36 @@ struct DatabaseOutageTests {
     }
 }
 
+extension DatabaseOutageTests {
+    @Test("Connections dropped between requests (a restart) cost no request a 503: read, registry write and ingest")
+    func droppedBetweenRequests() async throws {
+        let (server, proxy) = try await Proxy.serverBehindProxy()
+        defer { proxy.stop() }
+        defer { server.task.cancel() }
+        let client = TestClient(server: server)
+        let tenant = try await Fixtures.tenant(client)
+        let token = try await Tokens.tenantAdmin(tenant)
+        try await Fixtures.device(client, tenant: tenant, id: "d1")
+        // Every pooled connection (the writer's too) has been used once and sits idle.
+        #expect(
+            try await Metrics.write(client, tenant, token: token, [["device": "d1", "sensor": "s", "value": 1]]).status == 200)
+        for _ in 0..<4 { #expect(try await client.get("/api/v1/tenants/\(tenant)/devices", token: token).status == 200) }
+
+        for round in 0..<2 {
+            proxy.stop()  // every connection is closed under the service, as a restart does
+            try proxy.start()
+            let read = try await client.get("/api/v1/tenants/\(tenant)/devices", token: token)
+            #expect(read.status == 200, "round \(round): \(read.raw.text)")
+            let written = try await client.post("/api/v1/tenants/\(tenant)/devices", token: token, json: ["id": "r\(round)"])
+            #expect(written.status == 201, "round \(round): \(written.raw.text)")
+            let ingested = try await Metrics.write(
+                client, tenant, token: token, [["device": "d1", "sensor": "s", "value": Double(round + 2)]])
+            #expect(ingested.status == 200, "round \(round): \(ingested.raw.text)")
+        }
+        #expect(try await Metrics.storedRows(tenant) == 3)
+    }
+}
+
 /// What a client that goes away leaves behind.
 @Suite("Clients leaving")
 struct ClientLeavingTests {
