@@ -43,17 +43,41 @@ public final class MetricCatalog: Sendable {
         var incarnation: Int64
         var version: Int64
         var devices: [String: DeviceEntry]
+        /// Devices plus their sensors: what this entry costs (about 150 bytes each).
+        var size: Int
+
+        init(incarnation: Int64, version: Int64, devices: [String: DeviceEntry] = [:]) {
+            self.incarnation = incarnation
+            self.version = version
+            self.devices = devices
+            self.size = devices.values.reduce(devices.count) { $0 + $1.sensors.count }
+        }
     }
 
-    /// Devices kept per tenant before the tenant's cache is started afresh.
-    static let maxDevicesPerTenant = 50_000
+    /// How much is cached, in devices plus sensors: per tenant before the tenant's cache
+    /// starts afresh, and in all before the other tenants' caches are dropped. The
+    /// defaults bound the catalog near 30 MB per tenant and 150 MB in all.
+    public struct Limits: Sendable {
+        public var perTenant: Int
+        public var total: Int
+
+        public init(perTenant: Int = 200_000, total: Int = 1_000_000) {
+            self.perTenant = perTenant
+            self.total = total
+        }
+    }
 
     private let database: TenantDatabase
+    private let limits: Limits
     private let tenants = Mutex<[String: TenantEntry]>([:])
 
-    public init(database: TenantDatabase) {
+    public init(database: TenantDatabase, limits: Limits = Limits()) {
         self.database = database
+        self.limits = limits
     }
+
+    /// Devices plus sensors cached, per tenant (for tests and metrics).
+    public var cachedSizes: [String: Int] { tenants.withLock { $0.mapValues(\.size) } }
 
     /// The tenant's settings and the named devices (absent ones are unknown);
     /// RegistryError `.notFound` when the tenant does not exist.
@@ -71,11 +95,11 @@ public final class MetricCatalog: Sendable {
             let loaded = results.count > 1 ? try Self.devices(from: results[1]) : [:]
             return (settings, try row.decode(3, as: Int64.self), try row.decode(4, as: Int64.self), loaded)
         }
-        var entry = cached ?? TenantEntry(incarnation: incarnation, version: version, devices: [:])
+        var entry = cached ?? TenantEntry(incarnation: incarnation, version: version)
         var fresh = loaded
         if entry.version != version || entry.incarnation != incarnation {
             // Something changed: keep only what was just read, reload the rest.
-            entry = TenantEntry(incarnation: incarnation, version: version, devices: [:])
+            entry = TenantEntry(incarnation: incarnation, version: version)
             let stale = names.subtracting(missing)
             if !stale.isEmpty {
                 let reloaded = try await database.read(tenant, [Self.devicesQuery(stale)]) { try Self.devices(from: $0[0]) }
@@ -84,10 +108,20 @@ public final class MetricCatalog: Sendable {
         }
         // The usual request changes nothing: then the cached devices are neither copied
         // nor stored again (this runs on every ingest request).
+        var served = entry.devices
         if entry.version != cached?.version || entry.incarnation != cached?.incarnation || !fresh.isEmpty {
-            entry.devices.merge(fresh) { _, new in new }
-            if entry.devices.count > Self.maxDevicesPerTenant { entry.devices = fresh }
+            for (name, device) in fresh {
+                entry.size += 1 + device.sensors.count - (entry.devices[name].map { 1 + $0.sensors.count } ?? 0)
+                entry.devices[name] = device
+            }
+            served = entry.devices
+            if entry.size > limits.perTenant {
+                entry = TenantEntry(incarnation: incarnation, version: version, devices: fresh)
+                // What one request named may alone be more than a tenant may keep.
+                if entry.size > limits.perTenant { entry = TenantEntry(incarnation: incarnation, version: version) }
+            }
             let result = entry
+            let limits = self.limits
             tenants.withLock { tenants in
                 // Another request may have stored a newer version meanwhile: keep the newer.
                 if let current = tenants[tenant.rawValue], current.incarnation == result.incarnation,
@@ -96,10 +130,14 @@ public final class MetricCatalog: Sendable {
                     return
                 }
                 tenants[tenant.rawValue] = result
+                // Past the total, the other tenants start afresh (they reload what they use).
+                let total = tenants.values.reduce(0) { $0 + $1.size }
+                if total > limits.total { tenants = [tenant.rawValue: result] }
             }
         }
+        // Everything the request named, whatever the cache kept of it.
         var devices: [String: DeviceEntry] = [:]
-        for name in names { devices[name] = entry.devices[name] }
+        for name in names { devices[name] = served[name] }
         return Snapshot(
             status: settings.status, retentionDays: settings.retention, sensorLimitPerDevice: settings.limit,
             devices: devices)
