@@ -9,6 +9,12 @@ struct PointValidator {
     /// Microseconds since 1970.
     let now: Int64
 
+    /// Largest magnitude of a number. A sensor has at most 60,000,000 points in a minute
+    /// (one per microsecond), so the 1-minute sums PostgreSQL and TimescaleDB's
+    /// continuous aggregate compute stay below 6e307, short of float8's 1.8e308: no
+    /// tenant's values can make the shared rollup fail.
+    static let maxMagnitude = 1e300
+
     /// Longest string value, in bytes.
     static let maxStringBytes = 65_536
 
@@ -89,6 +95,10 @@ struct PointValidator {
     private func fit(_ value: MetricValue, _ kind: SensorKind, _ refuse: (String, String, String) -> Void) -> MetricValue? {
         if case .number(let n) = value, !n.isFinite {
             refuse("invalid_value", "values must be finite numbers (no NaN or infinity)", "value")
+            return nil
+        }
+        if case .number(let n) = value, abs(n) > Self.maxMagnitude {
+            refuse("out_of_range", "numbers are at most 1e300 in magnitude, so that no sum over them can overflow", "value")
             return nil
         }
         switch (kind, value) {

@@ -140,3 +140,36 @@ struct QueryTests {
         #expect(try await client.get(points, token: outsider).status == 404)
     }
 }
+
+/// Values no tenant can use to break an aggregate that others share.
+@Suite("Extreme values")
+struct ExtremeValueTests {
+    @Test("Numbers beyond 1e300 are refused; the largest accepted ones still sum and average in one minute")
+    func extremes() async throws {
+        let client = try await TestClient.make()
+        let t = try await Fixtures.tenant(client)
+        let admin = try await Tokens.tenantAdmin(t)
+        try await Fixtures.device(client, tenant: t, id: "d1")
+        let minute = (Int64(Date().timeIntervalSince1970) / 60 - 2) * 60_000_000
+        func at(_ seconds: Int64) -> String { RFC3339.format(unixMicros: minute + seconds * 1_000_000) }
+
+        for huge in [1.7e308, -1.7e308, 1.0000001e300] {
+            let refused = try await Metrics.write(
+                client, t, token: admin, [["device": "d1", "sensor": "v", "value": huge, "time": at(1)]])
+            #expect(refused.status == 422)
+            #expect(refused.errorCodes == ["out_of_range"])
+        }
+        let line = "m,device=d1 v=1.7e308 \(minute / 1_000_000 + 1)"
+        #expect(try await Metrics.lines(client, t, token: admin, line, query: "?precision=s").status == 422)
+
+        let points = (0..<4).map { ["device": "d1", "sensor": "v", "value": 1e300, "time": at(Int64($0))] as [String: Any] }
+        #expect(try await Metrics.write(client, t, token: admin, points).status == 200)
+        let response = try await client.get(
+            "/api/v1/tenants/\(t)/devices/d1/sensors/v/aggregates?from=\(at(0))&to=\(at(60))&interval=1m&functions=sum,avg,max",
+            token: admin)
+        #expect(response.status == 200, "\(response.raw.text)")
+        let bucket = (response.json["buckets"] as? [[String: Any]])?.first
+        #expect(bucket?["sum"] as? Double == 4e300)
+        #expect(bucket?["avg"] as? Double == 1e300)
+    }
+}
