@@ -62,6 +62,7 @@ func fuzzJsonPoints(_ bytes: [UInt8]) {
 func fuzzRegistryJSON(_ bytes: [UInt8]) {
     guard let value = JSONValue.parse(bytes) else { return }
     _ = value.pointerToNUL()
+    check(value.canonicalLength >= 1, "a value of no length")
     _ = value.merging(patch: value)
     _ = JSONValue.object([:]).merging(patch: value)
     let text = value.text

@@ -149,7 +149,11 @@ enum DeviceInput {
         }
         if let metadata = reader.object("metadata", nullable: true), case .object = metadata {
             let text = metadata.text
-            if text.utf8.count > 16 * 1024 { reader.rule("metadata", "too_large", "must be at most 16 KiB as JSON") }
+            // Measured as stored and read back (jsonb writes numbers out in full), not as sent.
+            if max(text.utf8.count, metadata.canonicalLength) > 16 * 1024 {
+                reader.rule(
+                    "metadata", "too_large", "must be at most 16 KiB as PostgreSQL stores it (numbers written out in full)")
+            }
             fields.metadataJSON = text
         }
         if reader.has("offline_after_seconds"), case .null = reader.value("offline_after_seconds") {

@@ -78,6 +78,28 @@ struct BadInputTests {
                 == 201)
     }
 
+    @Test("Metadata is measured as PostgreSQL stores it: 16 KiB of 1e308 would read back as 700 KB")
+    func metadataCanonicalSize() async throws {
+        let client = try await TestClient.make()
+        let t = try await Fixtures.tenant(client)
+        let admin = try await Tokens.tenantAdmin(t)
+        let url = "/api/v1/tenants/\(t)/devices"
+        let numbers = "[" + Array(repeating: "1e308", count: 2700).joined(separator: ",") + "]"
+        #expect(numbers.utf8.count < 16 * 1024)
+        let body = "{\"id\": \"big\", \"metadata\": {\"n\": \(numbers)}}"
+        let refused = try await client.request("POST", url, token: admin, body: Array(body.utf8), contentType: "application/json")
+        expectProblem(refused, 422, "validation_failed")
+        #expect(refused.errorPointers == ["/metadata"] && refused.errorCodes == ["too_large"])
+        // What fits reads back within the bound: 50 numbers of 309 digits.
+        let fits = "[" + Array(repeating: "1e308", count: 50).joined(separator: ",") + "]"
+        let created = try await client.request(
+            "POST", url, token: admin, body: Array("{\"id\": \"ok\", \"metadata\": {\"n\": \(fits)}}".utf8),
+            contentType: "application/json")
+        #expect(created.status == 201)
+        let read = try await client.get("\(url)/ok", token: admin)
+        #expect(read.raw.body.count < 16 * 1024 + 1024, "\(read.raw.body.count)")
+    }
+
     @Test("Values that break a rule are 422 with a pointer and code each")
     func semantics() async throws {
         let client = try await TestClient.make()
