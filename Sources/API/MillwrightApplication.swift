@@ -134,9 +134,14 @@ public struct MillwrightApplication: Sendable {
                     host: configuration.metricsHost, port: configuration.metricsPort, logger: logger
                 ).application())
         }
+        let connectionLimits = configuration.connections
+        let connectionCounter = ConnectionCounter()
         let app = Application(
             responder: MillwrightResponder(
                 routes: table, authenticator: authenticator, logger: logger, trustedProxies: configuration.trustedProxies),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [ConnectionGuard(limits: connectionLimits, counter: connectionCounter)])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             // Shut down in reverse: the server finishes its requests, then the writer
             // flushes what it accepted, then devices' last_seen_at, then the pools close.

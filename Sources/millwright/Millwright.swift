@@ -35,6 +35,9 @@ struct Millwright: AsyncParsableCommand {
               MILLWRIGHT_WRITER_FLUSH_INTERVAL_MS  ...or this long after the first (default 5)
               MILLWRIGHT_WRITER_CONNECTIONS      the writer's own connections, flushes in flight (default 2)
               MILLWRIGHT_MAINTENANCE_INTERVAL_S  partition upkeep and per-tenant retention, every (default 900)
+              MILLWRIGHT_HEADER_TIMEOUT_S        a request's head must arrive within, also between requests (default 60)
+              MILLWRIGHT_BODY_TIMEOUT_S          a request's whole body must arrive within (default 120)
+              MILLWRIGHT_MAX_CONNECTIONS         open connections at most; past it 503 (default 4096)
             """,
         version: MillwrightVersion.current,
         subcommands: [Serve.self, Migrate.self],

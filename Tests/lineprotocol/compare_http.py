@@ -2,7 +2,8 @@
 its own, and compares what it answers and stores with what the real InfluxDB did
 (verdicts.json), allowing only the differences in differences.json and the registry's
 own limits (README, "Line protocol"): device ids and sensor keys must fit their
-patterns, times must lie within the tenant's retention and at most 10 minutes ahead.
+patterns, times must lie within the tenant's retention and at most 10 minutes ahead,
+numbers within 1e300 in magnitude.
 
     python3 Tests/lineprotocol/compare_http.py BASE_URL ISSUER_URL
 
@@ -97,6 +98,8 @@ def registry_refusals(points, now_us):
             codes.add("time_out_of_bounds")
         elif kind == "string" and len(json.loads(value).encode()) > 65536:
             codes.add("invalid_value")
+        elif kind == "number" and abs(json.loads(value)) > 1e300:
+            codes.add("out_of_range")
     return codes
 
 

@@ -51,6 +51,9 @@ public struct MillwrightConfiguration: Sendable {
     /// `MILLWRIGHT_MAINTENANCE_INTERVAL_S` (default 900): how often partitions are made
     /// ahead and each tenant's retention is enforced.
     public var maintenanceInterval: Duration = .seconds(900)
+    /// `MILLWRIGHT_HEADER_TIMEOUT_S` (60), `MILLWRIGHT_BODY_TIMEOUT_S` (120),
+    /// `MILLWRIGHT_MAX_CONNECTIONS` (4096): see `ConnectionLimits`.
+    public var connections = ConnectionLimits()
 
     public init(
         databaseURL: String, migrationDatabaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8080,
@@ -174,6 +177,10 @@ extension MillwrightConfiguration {
             flushInterval: .milliseconds(try integer("MILLWRIGHT_WRITER_FLUSH_INTERVAL_MS", default: 5, in: 0...10_000)),
             flushers: try integer("MILLWRIGHT_WRITER_CONNECTIONS", default: 2, in: 1...64))
         maintenanceInterval = .seconds(try integer("MILLWRIGHT_MAINTENANCE_INTERVAL_S", default: 900, in: 10...86_400))
+        connections.headerTimeout = .seconds(try integer("MILLWRIGHT_HEADER_TIMEOUT_S", default: 60, in: 1...3600))
+        connections.bodyTimeout = .seconds(try integer("MILLWRIGHT_BODY_TIMEOUT_S", default: 120, in: 1...3600))
+        connections.maxConnections = try integer(
+            "MILLWRIGHT_MAX_CONNECTIONS", default: ConnectionLimits.defaultMaxConnections(), in: 1...1_000_000)
         metricsHost = value("MILLWRIGHT_METRICS_HOST") ?? "127.0.0.1"
         metricsPort = try integer("MILLWRIGHT_METRICS_PORT", default: 9464, in: 0...65535)
         metricsTenantLabel = try flag("MILLWRIGHT_METRICS_TENANT_LABEL")

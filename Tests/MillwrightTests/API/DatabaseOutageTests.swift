@@ -160,3 +160,90 @@ struct ClientLeavingTests {
         #expect(!lines.contains { $0.contains("\"level\":\"error\"") }, "\(service.log.suffix(2000))")
     }
 }
+
+/// Connections the service ends by itself: slow heads, slow bodies, idle keep-alive, and
+/// more connections than it allows.
+@Suite("Connection limits")
+struct ConnectionLimitTests {
+    func healthz(_ port: Int) async throws -> Int {
+        let response = try await CurlHTTPClient.forTests.perform(
+            HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz", method: "GET", headers: [], body: nil))
+        return response.status
+    }
+
+    @Test("A trickled head, a trickled body and an idle keep-alive connection are closed after their timeouts")
+    func timeouts() async throws {
+        let service = try ServiceProcess(environment: [
+            "MILLWRIGHT_HEADER_TIMEOUT_S": "1", "MILLWRIGHT_BODY_TIMEOUT_S": "2", "MILLWRIGHT_LOG_LEVEL": "info",
+            "MILLWRIGHT_LOG_FORMAT": "json",
+        ])
+        try await service.start()
+        defer { service.terminate() }
+
+        // A head trickled a header line at a time never completes: closed after 1 s.
+        let slowHead = try RawConnection(port: service.port)
+        try slowHead.send("GET /healthz HTTP/1.1\r\nHost: t\r\n")
+        let started = ContinuousClock.now
+        var closed = false
+        for index in 0..<12 where !closed {
+            try? slowHead.send("X-Slow-\(index): 1\r\n")
+            closed = slowHead.closedByPeer(within: .milliseconds(300))
+        }
+        #expect(closed, "a trickled head was kept open")
+        #expect(ContinuousClock.now - started < .seconds(3))
+        slowHead.close()
+
+        // Another client is served meanwhile and afterwards.
+        #expect(try await healthz(service.port) == 200)
+
+        // A body that trickles: closed after 2 s, and counted as the client's doing (499).
+        let token = try await Tokens.platformAdmin()
+        let slowBody = try RawConnection(port: service.port)
+        try slowBody.send(
+            "POST /api/v1/tenants HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(token)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        closed = false
+        for _ in 0..<15 where !closed {
+            try? slowBody.send(" ")
+            closed = slowBody.closedByPeer(within: .milliseconds(300))
+        }
+        #expect(closed, "a trickled body was kept open")
+        slowBody.close()
+
+        // A keep-alive connection left idle after its response: closed after 1 s.
+        let idle = try RawConnection(port: service.port)
+        try idle.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(idle.receive(within: .milliseconds(500)).hasPrefix("HTTP/1.1 200"))
+        #expect(idle.closedByPeer(within: .seconds(3)), "an idle keep-alive connection was kept open")
+        idle.close()
+
+        #expect(try await healthz(service.port) == 200)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(service.log.contains("\"status\":\"499\""), "the trickled body was not logged as 499")
+        #expect(!service.log.contains("\"status\":\"5"), "\(service.log.suffix(1500))")
+    }
+
+    @Test("Past the connection limit a request gets 503 with Retry-After; freed connections serve again")
+    func limit() async throws {
+        let service = try ServiceProcess(environment: ["MILLWRIGHT_MAX_CONNECTIONS": "3"])
+        try await service.start()
+        defer { service.terminate() }
+        try await Task.sleep(for: .milliseconds(300))  // the start-up probe's connection closes
+        let held = try (0..<3).map { _ in try RawConnection(port: service.port) }
+        try await Task.sleep(for: .milliseconds(200))
+        let extra = try RawConnection(port: service.port)
+        try extra.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        let answer = extra.receive(within: .seconds(2))
+        #expect(answer.hasPrefix("HTTP/1.1 503"), "\(answer)")
+        #expect(answer.lowercased().contains("retry-after: 1"))
+        #expect(answer.contains("too_many_connections"))
+        extra.close()
+        held.forEach { $0.close() }
+        var served = false
+        for _ in 0..<20 where !served {
+            served = (try? await healthz(service.port)) == 200
+            if !served { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(served)
+    }
+}

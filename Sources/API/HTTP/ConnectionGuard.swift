@@ -1,0 +1,133 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Connection limits the service keeps by itself, NGINX or not (the defaults are NGINX's
+/// where it has one).
+public struct ConnectionLimits: Sendable, Equatable {
+    /// Time to receive a request's head, counted from the connection's opening or the end
+    /// of the previous response: slow headers and idle keep-alive connections both end
+    /// here (NGINX: `client_header_timeout` 60 s, `keepalive_timeout` 75 s).
+    public var headerTimeout: Duration = .seconds(60)
+    /// Time to receive a whole body after its head (NGINX limits each read to 60 s;
+    /// this bounds the whole body, so a trickle cannot hold a connection).
+    public var bodyTimeout: Duration = .seconds(120)
+    /// Open connections at most; past it, a request is answered 503 with `Retry-After`
+    /// and its connection closed.
+    public var maxConnections: Int = Self.defaultMaxConnections()
+
+    public init() {}
+
+    /// 4096, or fewer when the process may open fewer files: what the file-descriptor
+    /// limit allows less 128 for the database, logs and the rest, so that accepting never
+    /// fails for want of a descriptor.
+    public static func defaultMaxConnections() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return 4096 }
+        return max(16, min(4096, Int(clamping: limit.rlim_cur) - 128))
+    }
+}
+
+/// Counts open connections across the server.
+final class ConnectionCounter: Sendable {
+    private let open = Atomic<Int>(0)
+
+    /// Counts one more; false when that would pass `limit` (then nothing is counted).
+    func admit(limit: Int) -> Bool {
+        while true {
+            let current = open.load(ordering: .relaxed)
+            guard current < limit else { return false }
+            if open.compareExchange(expected: current, desired: current + 1, ordering: .relaxed).exchanged { return true }
+        }
+    }
+
+    func leave() { open.subtract(1, ordering: .relaxed) }
+
+    var count: Int { open.load(ordering: .relaxed) }
+}
+
+/// Enforces `ConnectionLimits` on one connection, between the HTTP codec and the
+/// server: closes it when a head or a body takes too long, and answers 503 on a
+/// connection over the limit. Runs on the connection's event loop only.
+final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let limits: ConnectionLimits
+    private let counter: ConnectionCounter
+    private var admitted = false
+    private var refusing = false
+    private var deadline: Scheduled<Void>?
+
+    init(limits: ConnectionLimits, counter: ConnectionCounter) {
+        self.limits = limits
+        self.counter = counter
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        admitted = counter.admit(limit: limits.maxConnections)
+        refusing = !admitted
+        arm(limits.headerTimeout, context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        if admitted {
+            admitted = false
+            counter.leave()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if refusing {
+            if case .head = part { refuse(context: context) }
+            return
+        }
+        switch part {
+        case .head: arm(limits.bodyTimeout, context: context)
+        case .end: deadline?.cancel()
+        case .body: break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // The response is done: the next request's head has its own time.
+        if case .end = unwrapOutboundIn(data) { arm(limits.headerTimeout, context: context) }
+        context.write(data, promise: promise)
+    }
+
+    private func arm(_ timeout: Duration, context: ChannelHandlerContext) {
+        deadline?.cancel()
+        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(nanoseconds)) {
+            context.close(promise: nil)
+        }
+    }
+
+    /// 503 with `Retry-After`, then the connection closes.
+    private func refuse(context: ChannelHandlerContext) {
+        refusing = false  // once
+        let body =
+            #"{"type":"https://millwright.dev/problems/too-many-connections","title":"Service Unavailable","status":503,"code":"too_many_connections","detail":"the server has as many connections open as it allows; retry shortly"}"#
+        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
+        buffer.writeString(body)
+        let head = HTTPResponse(
+            status: .serviceUnavailable,
+            headerFields: [
+                .contentType: "application/problem+json", .contentLength: String(body.utf8.count), .retryAfter: "1",
+                .connection: "close",
+            ])
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(buffer)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+}
