@@ -18,7 +18,7 @@ public struct ConnectionLimits: Sendable, Equatable {
     /// this bounds the whole body, so a trickle cannot hold a connection).
     public var bodyTimeout: Duration = .seconds(120)
     /// Open connections at most; past it, a request is answered 503 with `Retry-After`
-    /// and its connection closed.
+    /// and its connection closed (one that sends no head within 2 s is just closed).
     public var maxConnections: Int = Self.defaultMaxConnections()
 
     public init() {}
@@ -74,7 +74,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         admitted = counter.admit(limit: limits.maxConnections)
         refusing = !admitted
-        arm(limits.headerTimeout, context: context)
+        // A connection past the limit holds a descriptor only briefly: two seconds to send
+        // the head that gets its 503.
+        arm(refusing ? min(limits.headerTimeout, .seconds(2)) : limits.headerTimeout, context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

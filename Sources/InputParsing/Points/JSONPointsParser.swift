@@ -214,7 +214,8 @@ public struct JSONPointsParser {
 
     private mutating func skipValue() throws(IngestError) { _ = try scalar() }
 
-    /// Deepest nesting of arrays and objects a body may have (points sit at level 2).
+    /// Deepest nesting of arrays and objects inside one value the parser skips (an
+    /// unknown member, or a point's value of the wrong type).
     public static let maxDepth = 64
 
     /// A value; objects and arrays are checked and skipped.
