@@ -30,6 +30,20 @@ enum Metrics {
             contentType: "text/plain", headers: [("Authorization", "Token \(token)")])
     }
 
+    /// On TimescaleDB, materializes the 1-minute continuous aggregate over
+    /// [`from`, `to`) (µs), as its policy does every minute; nothing on pg_partman. Points
+    /// written behind the aggregate's watermark (another test's refresh moved it) show in
+    /// whole-minute aggregates only after such a refresh. Throws if the refresh fails.
+    static func refreshRollup(from: Int64, to: Int64) async throws {
+        try await asOwner { db in
+            let engine = try db.query("SELECT engine FROM millwright.metric_storage").first!.decode(0, as: String.self)
+            guard engine == "timescaledb" else { return }
+            _ = try db.query(
+                "CALL refresh_continuous_aggregate('millwright_metrics.number_points_1m', \(RFC3339.format(unixMicros: from))::timestamptz, \(RFC3339.format(unixMicros: to))::timestamptz)"
+            )
+        }
+    }
+
     /// An RFC 3339 time `seconds` from now.
     static func time(_ seconds: Double = 0) -> String {
         RFC3339.format(Date().addingTimeInterval(seconds))

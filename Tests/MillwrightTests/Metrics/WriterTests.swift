@@ -10,8 +10,9 @@ import Testing
 /// database 503, and SIGTERM loses nothing that was acknowledged.
 @Suite("Metric writer", .serialized)
 struct WriterTests {
-    /// Holds an ACCESS EXCLUSIVE lock on `relation` (writes to it wait) until
-    /// `release()` cancels the holding session.
+    /// Holds a SHARE lock on `relation` until `release()` cancels the holding session:
+    /// writes to it wait, reads do not. (An ACCESS EXCLUSIVE lock here stalled every
+    /// other test's reads of the hypertable on TimescaleDB, which open every chunk.)
     struct RelationLock {
         static let applicationName = "millwright-test-lock"
         let task: Task<Void, any Error>
@@ -24,7 +25,7 @@ struct WriterTests {
                     logger: Logger(label: "test"))
                 _ = try? await pool.withConnection { db in
                     _ = try db.execute(
-                        unsafeSQL: "BEGIN; LOCK TABLE \(relation) IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT")
+                        unsafeSQL: "BEGIN; LOCK TABLE \(relation) IN SHARE MODE; SELECT pg_sleep(60); COMMIT")
                 }
                 await pool.shutdown()
             }
