@@ -96,7 +96,9 @@ func fuzzQuery(_ bytes: [UInt8]) {
         check(RFC3339.parseMicroseconds(RFC3339.format(unixMicros: time)) == time, "a cursor's time does not format")
     }
     if let decoded = Base64URL.decode(text) { check(Base64URL.encode(decoded) == text, "base64url does not round-trip") }
-    _ = Identifier.isValid(text, first: Identifier.alphanumeric, rest: "._:-")
+    for kind in Identifier.Kind.allCases where Identifier.isValid(text, as: kind) {
+        check(!text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }, "an id that is not plain ASCII")
+    }
     if let value = DecimalText.int64(bytes, 0..<bytes.count) {
         check(String(value) == text || text.hasPrefix("0") || text.hasPrefix("-0"), "integer mismatch")
     }

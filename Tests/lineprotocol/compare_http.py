@@ -17,37 +17,19 @@ import os
 import re
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-base, issuer = sys.argv[1], sys.argv[2]
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+from millwright_api import API  # noqa: E402
+
+api = API(sys.argv[1], sys.argv[2])
+token, call = api.token, api.call
 DEVICES = ("d1", "d2")
 DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 SENSOR_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 RETENTION_DAYS = 36500
 FUTURE_MICROS = 10 * 60 * 1_000_000
-
-
-def token(roles, tenant=None):
-    url = f"{issuer}/token?roles={roles}" + (f"&tenant={tenant}" if tenant else "")
-    return json.load(urllib.request.urlopen(url))["access_token"]
-
-
-def call(method, path, bearer, body=None, raw=None, content_type="application/json"):
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {bearer}")
-    if data is not None:
-        request.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(request) as response:
-            text = response.read()
-            return response.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as error:
-        text = error.read()
-        return error.code, json.loads(text) if text else None
 
 
 def micros(text):

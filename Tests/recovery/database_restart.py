@@ -4,32 +4,17 @@ away before using them.
 
     python3 Tests/recovery/database_restart.py BASE_URL ISSUER_URL PG_DIR PG_PORT
 """
-import json
+import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from millwright_api import API  # noqa: E402
+
 base, issuer, pg_dir, pg_port = sys.argv[1:5]
-
-
-def token(roles, tenant=None):
-    url = f"{issuer}/token?roles={roles}" + (f"&tenant={tenant}" if tenant else "")
-    return json.load(urllib.request.urlopen(url))["access_token"]
-
-
-def call(method, path, bearer, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {bearer}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+api = API(base, issuer)
+token, call = api.token, api.call
 
 
 tenant = "restart-" + uuid.uuid4().hex[:8]
@@ -51,9 +36,9 @@ for what, method, path, body, wanted in [
     ("ingest", "POST", f"/api/v1/tenants/{tenant}/metrics", {"points": [{"device": "d1", "sensor": "s", "value": 2}]}, 200),
     ("read again", "GET", f"/api/v1/tenants/{tenant}/devices/d2", None, 200),
 ]:
-    status, text = call(method, path, admin, body)
+    status, answer = call(method, path, admin, body)
     if status != wanted:
-        failures.append(f"{what}: {status} {text[:200]}")
+        failures.append(f"{what}: {status} {str(answer)[:200]}")
 for failure in failures:
     print("FAIL after a database restart:", failure, file=sys.stderr)
 print(f"database restart: {4 - len(failures)} of 4 requests succeeded at once")

@@ -9,7 +9,7 @@ struct Authenticator: Sendable {
     let deviceKeys: DeviceKeyAuthenticator
 
     func authenticate(_ header: String?) async throws -> Principal {
-        guard let header, let credential = Self.credential(from: header) else {
+        guard let header, let credential = AuthorizationHeader.credential(header) else {
             var headers = HTTPFields()
             headers[.wwwAuthenticate] = "Bearer realm=\"millwright\""
             throw Problem(.unauthorized, code: "unauthenticated", detail: "a bearer token is required", headers: headers)
@@ -19,7 +19,4 @@ struct Authenticator: Sendable {
         }
         return .user(try await tokens.verify(credential))
     }
-
-    /// The credential of `Bearer <x>` or `Token <x>` (InfluxDB clients' scheme).
-    static func credential(from header: String) -> String? { AuthorizationHeader.credential(header) }
 }

@@ -47,8 +47,6 @@ final class ConnectionCounter: Sendable {
     }
 
     func leave() { open.subtract(1, ordering: .relaxed) }
-
-    var count: Int { open.load(ordering: .relaxed) }
 }
 
 /// Enforces `ConnectionLimits` on one connection, between the HTTP codec and the
@@ -109,8 +107,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func arm(_ timeout: Duration, context: ChannelHandlerContext) {
         deadline?.cancel()
-        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(nanoseconds)) {
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
             context.close(promise: nil)
         }
     }

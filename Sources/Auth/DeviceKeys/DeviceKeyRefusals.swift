@@ -35,8 +35,6 @@ final class DeviceKeyRefusals: Sendable {
             entries[Self.key(tenant, keyID)] = (now + lifetime, error)
         }
     }
-
-    var count: Int { entries.withLock { $0.count } }
 }
 
 /// At most `limit` device-key lookups in flight, the rest waiting in order, and at most

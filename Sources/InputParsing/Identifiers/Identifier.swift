@@ -2,7 +2,7 @@
 /// checked against its documented pattern before any statement runs: text that no id
 /// can be (a NUL, a slash, a space) never reaches the database.
 public enum Identifier {
-    public static let alphanumeric = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    static let alphanumeric = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
     /// The kinds of id in paths, named as the path templates name them.
     public enum Kind: String, Sendable, CaseIterable {
@@ -40,7 +40,7 @@ public enum Identifier {
 
     /// 1 to `maxLength` ASCII characters: the first from `first`, the rest from
     /// `first` plus alphanumerics plus `rest`.
-    public static func isValid(_ text: String, first: String, rest: String, maxLength: Int = 128) -> Bool {
+    private static func isValid(_ text: String, first: String, rest: String, maxLength: Int = 128) -> Bool {
         let bytes = Array(text.utf8)
         guard (1...maxLength).contains(bytes.count), first.utf8.contains(bytes[0]) else { return false }
         let allowed = Set(alphanumeric.utf8).union(rest.utf8).union(first.utf8)

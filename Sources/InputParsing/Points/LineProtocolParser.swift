@@ -57,7 +57,7 @@ public struct LineProtocolParser {
         var position = 0
         var lineNumber = 1
         while position < bytes.count {
-            let end = lineEnd(bytes, from: position)
+            let (end, innerNewlines) = lineEnd(bytes, from: position)
             var line = Line(bytes: bytes, start: position, end: end, number: lineNumber)
             do {
                 try line.parse(precision: precision, deviceTag: tag, into: &points, problems: &meaning)
@@ -67,8 +67,7 @@ public struct LineProtocolParser {
             if points.count > IngestLimits.maxPoints {
                 throw IngestError(.tooManyPoints, "a request may carry at most \(IngestLimits.maxPoints) points")
             }
-            for i in position..<end where bytes[i] == 0x0A { lineNumber += 1 }  // inside quoted strings
-            lineNumber += 1
+            lineNumber += innerNewlines + 1
             position = end + 1
         }
         if !syntax.isEmpty {
@@ -78,8 +77,10 @@ public struct LineProtocolParser {
     }
 
     /// Where the line starting at `start` ends: the next newline that is neither
-    /// escaped nor inside a quoted string field (InfluxDB's `scanLine`).
-    static func lineEnd(_ bytes: [UInt8], from start: Int) -> Int {
+    /// escaped nor inside a quoted string field (InfluxDB's `scanLine`); and how many
+    /// newlines it passed on the way (escaped or quoted), for the line numbers of errors.
+    static func lineEnd(_ bytes: [UInt8], from start: Int) -> (end: Int, newlines: Int) {
+        var newlines = 0
         var i = start
         var quoted = false
         var inFields = false
@@ -88,6 +89,7 @@ public struct LineProtocolParser {
         while i < bytes.count {
             let byte = bytes[i]
             if byte == Byte.backslash, i + 2 < bytes.count {
+                if bytes[i + 1] == Byte.newline { newlines += 1 }
                 i += 2
                 continue
             }
@@ -107,10 +109,13 @@ public struct LineProtocolParser {
                     continue
                 }
             }
-            if byte == Byte.newline, !quoted { break }
+            if byte == Byte.newline {
+                if !quoted { break }
+                newlines += 1
+            }
             i += 1
         }
-        return i
+        return (i, newlines)
     }
 }
 

@@ -120,10 +120,10 @@ struct PureLogicTests {
 
     @Test("Authorization schemes: Bearer and Token, case-insensitive; anything else is no credential")
     func schemes() {
-        #expect(Authenticator.credential(from: "Bearer abc") == "abc")
-        #expect(Authenticator.credential(from: "bearer  abc ") == "abc")
-        #expect(Authenticator.credential(from: "Token abc") == "abc")
-        #expect(Authenticator.credential(from: "Basic abc") == nil)
-        #expect(Authenticator.credential(from: "Bearer") == nil)
+        #expect(AuthorizationHeader.credential("Bearer abc") == "abc")
+        #expect(AuthorizationHeader.credential("bearer  abc ") == "abc")
+        #expect(AuthorizationHeader.credential("Token abc") == "abc")
+        #expect(AuthorizationHeader.credential("Basic abc") == nil)
+        #expect(AuthorizationHeader.credential("Bearer") == nil)
     }
 }
