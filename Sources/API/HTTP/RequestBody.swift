@@ -33,9 +33,9 @@ enum RequestInput {
     }
 
     /// `limit` (1...1000, default 100) and the opaque `cursor` of a list request.
-    static func page(_ request: Request) throws(Problem) -> (limit: Int, after: String?) {
+    static func page(_ request: Request, defaultLimit: Int = 100) throws(Problem) -> (limit: Int, after: String?) {
         let query = request.uri.queryParameters
-        var limit = 100
+        var limit = defaultLimit
         if let raw = query["limit"] {
             guard let value = Int(String(raw)), (1...1000).contains(value) else {
                 throw Problem.badRequest(

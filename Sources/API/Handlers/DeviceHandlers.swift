@@ -106,10 +106,10 @@ struct DeviceHandlers: Sendable {
             filter.status = status
         }
         let query = try DeviceStore.listQuery(filter: filter, after: page.after, limit: page.limit)
-        let devices = try await database.readActiveTenant(tenant, state: state, [query]) { results in
-            try DeviceStore.devices(from: results[0])
+        let (devices, truncated) = try await database.readActiveTenant(tenant, state: state, [query]) { results in
+            try DeviceStore.page(from: results[0])
         }
-        let next = RequestInput.cursor(after: devices.last?.id, pageFull: devices.count == page.limit)
+        let next = RequestInput.cursor(after: devices.last?.id, pageFull: truncated || devices.count == page.limit)
         return try JSONResponse.make(.ok, Page(items: devices.map(DeviceBody.init), nextCursor: next))
     }
 

@@ -20,7 +20,9 @@ struct PointQueryHandlers: Sendable {
         [
             Route(.get, Self.sensorBase + "/points") { request, state in try await points(request, state) },
             Route(.get, Self.sensorBase + "/aggregates") { request, state in try await aggregates(request, state) },
-            Route(.get, "/api/v1/tenants/{tenant}/devices/{device}/latest") { _, state in try await latest(state) },
+            Route(.get, "/api/v1/tenants/{tenant}/devices/{device}/latest") { request, state in
+                try await latest(request, state)
+            },
         ]
     }
 
@@ -42,10 +44,11 @@ struct PointQueryHandlers: Sendable {
         let descending = try QueryParameters.order(query)
         let cursor = try QueryParameters.cursor(query)
         let sensor = try await sensor(tenant, state)
-        let rows = try await database.read(
+        let (rows, truncated) = try await database.read(
             tenant, [PointQueries.pointsQuery(sensor, from: from, to: to, after: cursor, descending: descending, limit: limit)]
         ) { results in try PointQueries.points(from: results[0], kind: sensor.kind) }
         let page = rows.prefix(limit)
+        let more = truncated || rows.count > limit
         var w = JSONWriter(capacity: 64 + page.count * 48)
         w.beginObject()
         w.key("device")
@@ -55,7 +58,7 @@ struct PointQueryHandlers: Sendable {
         w.key("kind")
         w.string(sensor.kind.rawValue)
         w.key("next_cursor")
-        w.string(rows.count > limit ? QueryParameters.cursor(after: page.last!.time) : nil)
+        w.string(more ? page.last.map { QueryParameters.cursor(after: $0.time) } : nil)
         w.key("order")
         w.string(descending ? "desc" : "asc")
         w.key("points")
@@ -104,7 +107,15 @@ struct PointQueryHandlers: Sendable {
         let aggregate = AggregateQuery(
             sensor: sensor, from: from, to: to, intervalSeconds: interval, functions: functions,
             timezone: timezone ?? sensor.deviceTimezone, continuousAggregateAvailable: storage.hasContinuousAggregate)
-        let rows = try await database.read(tenant, [aggregate.query]) { results in try aggregate.buckets(from: results[0]) }
+        let (rows, truncated) = try await database.read(tenant, [aggregate.query]) { results in
+            try aggregate.buckets(from: results[0])
+        }
+        guard !truncated else {
+            throw Problem.unprocessable(
+                "the buckets' values pass \(PageBudget.bytes >> 20) MiB (first and last of long strings): "
+                    + "narrow the range or widen the interval",
+                errors: [.init(pointer: "to", code: "response_too_large", message: "the buckets would pass the response budget")])
+        }
         var w = JSONWriter(capacity: 128 + rows.count * 96)
         w.beginObject()
         w.key("buckets")
@@ -144,18 +155,25 @@ struct PointQueryHandlers: Sendable {
         return JSONResponse.raw(w.bytes)
     }
 
-    private func latest(_ state: RequestState) async throws -> Response {
+    private func latest(_ request: Request, _ state: RequestState) async throws -> Response {
         let tenant = try state.tenant(minimum: .viewer)
         let device = state.parameter("device")
-        let found = try await database.readActiveTenant(
-            tenant, state: state,
-            ["SELECT 1 FROM millwright.devices WHERE id = \(device)", PointQueries.latestQuery(device: device)]
-        ) { results in results[0].rowCount == 0 ? nil : try PointQueries.latest(from: results[1]) }
-        guard let found else { throw Problem.notFound("no device \(device)") }
+        let page = try RequestInput.page(request, defaultLimit: 1000)
+        let queries: [PostgresQuery] = [
+            "SELECT 1 FROM millwright.devices WHERE id = \(device)",
+            PointQueries.latestQuery(device: device, after: page.after, limit: page.limit),
+        ]
+        let result = try await database.readActiveTenant(tenant, state: state, queries) { results in
+            results[0].rowCount == 0 ? nil : try PointQueries.latest(from: results[1])
+        }
+        guard let (found, truncated) = result else { throw Problem.notFound("no device \(device)") }
+        let next = RequestInput.cursor(after: found.last?.sensor, pageFull: truncated || found.count == page.limit)
         var w = JSONWriter(capacity: 64 + found.count * 96)
         w.beginObject()
         w.key("device")
         w.string(device)
+        w.key("next_cursor")
+        w.string(next)
         w.key("sensors")
         w.beginArray()
         for item in found {

@@ -122,11 +122,11 @@ struct SensorHandlers: Sendable {
         let queries = [
             DeviceStore.findQuery(device), SensorStore.listQuery(device: device, after: page.after, limit: page.limit),
         ]
-        let sensors = try await database.readActiveTenant(tenant, state: state, queries) { results in
+        let (sensors, truncated) = try await database.readActiveTenant(tenant, state: state, queries) { results in
             guard try DeviceStore.device(from: results[0]) != nil else { throw RegistryError(.notFound, "no device \(device)") }
-            return try SensorStore.sensors(from: results[1])
+            return try SensorStore.page(from: results[1])
         }
-        let next = RequestInput.cursor(after: sensors.last?.key, pageFull: sensors.count == page.limit)
+        let next = RequestInput.cursor(after: sensors.last?.key, pageFull: truncated || sensors.count == page.limit)
         return try JSONResponse.make(.ok, Page(items: sensors.map(SensorBody.init), nextCursor: next))
     }
 

@@ -71,15 +71,25 @@ public enum DeviceStore {
         try devices(from: db.query(listQuery(filter: filter, after: cursor, limit: limit)))
     }
 
-    /// The statement `list` runs, for pipelining with others.
+    /// The statement `list` runs, for pipelining with others: at most `limit` devices and
+    /// `PageBudget.bytes` of them.
     public static func listQuery(filter: DeviceFilter, after cursor: String?, limit: Int) throws -> PostgresQuery {
         let labels = String(decoding: try JSONEncoder().encode(filter.labels), as: UTF8.self)
+        let (head, tail) = PageBudget.wrapper(orderBy: "id")
         return """
-            SELECT * FROM (SELECT \(unsafeSQL: Device.columns) FROM millwright.devices
+            \(unsafeSQL: head)
+            SELECT * FROM (SELECT \(unsafeSQL: Device.columns), json_bytes AS item_bytes
+                           FROM millwright.devices
                            WHERE (\(cursor)::text IS NULL OR id > \(cursor)) AND labels @> \(labels)::jsonb) d
             WHERE \(filter.status?.rawValue)::text IS NULL OR d.status = \(filter.status?.rawValue)
             ORDER BY id LIMIT \(limit)
+            \(unsafeSQL: tail)
             """
+    }
+
+    /// A page of devices from `listQuery`, and whether the byte budget cut it short.
+    public static func page(from result: PostgresResult) throws -> (devices: [Device], truncated: Bool) {
+        (try devices(from: result), try PageBudget.truncated(result))
     }
 
     public static func devices(from result: PostgresResult) throws -> [Device] {

@@ -57,13 +57,26 @@ public enum SensorStore {
         try sensors(from: db.query(listQuery(device: device, after: cursor, limit: limit)))
     }
 
-    /// The statement `list` runs, for pipelining with others.
+    /// The statement `list` runs, for pipelining with others: at most `limit` sensors and
+    /// `PageBudget.bytes` of them.
     public static func listQuery(device: String, after cursor: String?, limit: Int) -> PostgresQuery {
-        """
-        SELECT \(unsafeSQL: Sensor.columns) FROM millwright.sensors
-        WHERE device_id = \(device) AND (\(cursor)::text IS NULL OR key > \(cursor))
-        ORDER BY key LIMIT \(limit)
-        """
+        let (head, tail) = PageBudget.wrapper(orderBy: "key")
+        return """
+            \(unsafeSQL: head)
+            SELECT \(unsafeSQL: Sensor.columns),
+                   (240 + octet_length(to_json(key)::text) + coalesce(octet_length(to_json(name)::text), 0)
+                    + coalesce(octet_length(to_json(unit)::text), 0)
+                    + coalesce(octet_length(to_json(description)::text), 0)) AS item_bytes
+            FROM millwright.sensors
+            WHERE device_id = \(device) AND (\(cursor)::text IS NULL OR key > \(cursor))
+            ORDER BY key LIMIT \(limit)
+            \(unsafeSQL: tail)
+            """
+    }
+
+    /// A page of sensors from `listQuery`, and whether the byte budget cut it short.
+    public static func page(from result: PostgresResult) throws -> (sensors: [Sensor], truncated: Bool) {
+        (try sensors(from: result), try PageBudget.truncated(result))
     }
 
     public static func sensors(from result: PostgresResult) throws -> [Sensor] {

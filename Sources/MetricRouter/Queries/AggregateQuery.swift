@@ -43,6 +43,12 @@ public struct AggregateQuery: Sendable {
             && from % minute == 0 && to % minute == 0
     }
 
+    /// The buckets in order, at most `PageBudget.bytes` of them (first and last of a
+    /// string sensor are what make buckets large); `buckets(from:)` says when the budget
+    /// cut them short.
+    ///
+    /// `first` and `last` of raw points take the bucket's first and last time and read
+    /// that point by its key, so a bucket costs the same memory however many points it holds.
     public var query: PostgresQuery {
         let interval = "\(intervalSeconds) seconds"
         let fromText = RFC3339.format(unixMicros: from)
@@ -53,14 +59,35 @@ public struct AggregateQuery: Sendable {
             intervalSeconds >= 86_400
             ? "date_bin($1::interval, \(timeColumn) AT TIME ZONE $2, timestamp '2000-01-01') AT TIME ZONE $2"
             : "date_bin($1::interval, \(timeColumn), timestamptz 'epoch')"
-        let columns = functions.map { rollup ? Self.rollupColumn($0) : column($0) }.joined(separator: ", ")
         let source = rollup ? "millwright.number_points_1m" : "millwright.\(sensor.kind.rawValue)_points"
         let inner = rollup ? "sum, count, min, max, first, last, first_time, last_time" : "time, value"
+        let grouped = functions.enumerated().map { offset, function in
+            "\(rollup ? Self.rollupColumn(function) : column(function)) AS f\(offset)"
+        }.joined(separator: ", ")
+        let outer = functions.enumerated().map { offset, function in
+            switch function {
+            case .first where !rollup, .last where !rollup:
+                "(SELECT value FROM \(source) WHERE sensor_id = $3 AND time = g.f\(offset)) AS f\(offset)"
+            default: "f\(offset)"
+            }
+        }.joined(separator: ", ")
+        let bytes =
+            sensor.kind == .string
+            ? functions.indices.map { "coalesce(octet_length(f\($0)::text), 4)" }.joined(separator: " + ")
+            : "\(functions.count * 24)"
+        let (head, tail) = PageBudget.wrapper(orderBy: "start")
         let sql = """
-            SELECT (extract(epoch FROM b) * 1000000)::bigint, \(columns) FROM (
-                SELECT \(bucket) AS b, \(inner) FROM \(source)
-                WHERE $2::text IS NOT NULL AND sensor_id = $3 AND \(timeColumn) >= $4::timestamptz AND \(timeColumn) < $5::timestamptz
-            ) x GROUP BY b ORDER BY b
+            \(head)
+            SELECT v.*, 48 + \(bytes) AS item_bytes FROM (
+                SELECT (extract(epoch FROM b) * 1000000)::bigint AS start, \(outer) FROM (
+                    SELECT b, \(grouped) FROM (
+                        SELECT \(bucket) AS b, \(inner) FROM \(source)
+                        WHERE $2::text IS NOT NULL AND sensor_id = $3
+                          AND \(timeColumn) >= $4::timestamptz AND \(timeColumn) < $5::timestamptz
+                    ) x GROUP BY b
+                ) g
+            ) v
+            \(tail)
             """
         // Every value is a bound parameter; the text varies only by code-chosen parts.
         return PostgresQuery(unsafeSQL: sql, binds: [interval, timezone, String(sensor.id), fromText, toText])
@@ -73,8 +100,8 @@ public struct AggregateQuery: Sendable {
         case .max: "max(value)"
         case .sum: sensor.kind == .integer ? "sum(value)::bigint" : "sum(value)"
         case .count: "count(*)"
-        case .first: "(array_agg(value ORDER BY time))[1]"
-        case .last: "(array_agg(value ORDER BY time DESC))[1]"
+        case .first: "min(time)"
+        case .last: "max(time)"
         }
     }
 
@@ -90,8 +117,9 @@ public struct AggregateQuery: Sendable {
         }
     }
 
-    public func buckets(from result: PostgresResult) throws -> [PointQueries.Bucket] {
-        try result.rows.map { row in
+    /// The buckets of `query`, and whether the byte budget cut them short.
+    public func buckets(from result: PostgresResult) throws -> (buckets: [PointQueries.Bucket], truncated: Bool) {
+        let buckets = try result.rows.map { row in
             var values: [Function: MetricValue?] = [:]
             for (offset, function) in functions.enumerated() {
                 let column = offset + 1
@@ -105,5 +133,6 @@ public struct AggregateQuery: Sendable {
             }
             return PointQueries.Bucket(start: try row.decode(0), values: values)
         }
+        return (buckets, try PageBudget.truncated(result))
     }
 }

@@ -55,7 +55,8 @@ public enum PointQueries {
     }
 
     /// Raw points in `[from, to)`, after `cursor` (exclusive) in the given order;
-    /// `limit + 1` rows so that the caller knows whether a next page exists.
+    /// `limit + 1` rows so that the caller knows whether a next page exists, and at most
+    /// `PageBudget.bytes` of them (strings are what make points large).
     public static func pointsQuery(
         _ sensor: SensorRef, from: Int64, to: Int64, after cursor: Int64?, descending: Bool, limit: Int
     ) -> PostgresQuery {
@@ -63,51 +64,55 @@ public enum PointQueries {
         let fromText = RFC3339.format(unixMicros: from)
         let toText = RFC3339.format(unixMicros: to)
         let cursorText = cursor.map { RFC3339.format(unixMicros: $0) }
-        if descending {
-            return """
-                SELECT (extract(epoch FROM time) * 1000000)::bigint, value FROM \(unsafeSQL: view)
-                WHERE sensor_id = \(sensor.id) AND time >= \(fromText)::timestamptz AND time < \(toText)::timestamptz
-                  AND (\(cursorText)::timestamptz IS NULL OR time < \(cursorText)::timestamptz)
-                ORDER BY time DESC LIMIT \(limit + 1)
-                """
-        }
+        let (head, tail) = PageBudget.wrapper(orderBy: descending ? "t DESC" : "t")
+        let bytes = sensor.kind == .string ? "56 + octet_length(value)" : "64"
         return """
-            SELECT (extract(epoch FROM time) * 1000000)::bigint, value FROM \(unsafeSQL: view)
+            \(unsafeSQL: head)
+            SELECT (extract(epoch FROM time) * 1000000)::bigint AS t, value, \(unsafeSQL: bytes) AS item_bytes
+            FROM \(unsafeSQL: view)
             WHERE sensor_id = \(sensor.id) AND time >= \(fromText)::timestamptz AND time < \(toText)::timestamptz
-              AND (\(cursorText)::timestamptz IS NULL OR time > \(cursorText)::timestamptz)
-            ORDER BY time LIMIT \(limit + 1)
+              AND (\(cursorText)::timestamptz IS NULL OR time \(unsafeSQL: descending ? "<" : ">") \(cursorText)::timestamptz)
+            ORDER BY time \(unsafeSQL: descending ? "DESC" : "ASC") LIMIT \(limit + 1)
+            \(unsafeSQL: tail)
             """
     }
 
-    public static func points(from result: PostgresResult, kind: SensorKind) throws -> [StoredPoint] {
-        try result.rows.map { row in
+    /// Points from `pointsQuery`, and whether the byte budget cut them short.
+    public static func points(from result: PostgresResult, kind: SensorKind) throws -> (points: [StoredPoint], truncated: Bool) {
+        let points = try result.rows.map { row in
             StoredPoint(time: try row.decode(0), value: try value(row, 1, kind))
         }
+        return (points, try PageBudget.truncated(result))
     }
 
-    /// The latest point of every sensor of a device (one index probe per sensor),
-    /// sensors without points included with nil.
-    public static func latestQuery(device: String) -> PostgresQuery {
-        """
-        SELECT s.key, s.kind, (extract(epoch FROM p.time) * 1000000)::bigint, p.value::text
-        FROM millwright.sensors s
-        LEFT JOIN LATERAL (
-            SELECT time, value::text FROM millwright.number_points WHERE s.kind = 'number' AND sensor_id = s.sensor_id
-            ORDER BY time DESC LIMIT 1) n ON true
-        LEFT JOIN LATERAL (
-            SELECT time, value::text FROM millwright.integer_points WHERE s.kind = 'integer' AND sensor_id = s.sensor_id
-            ORDER BY time DESC LIMIT 1) i ON true
-        LEFT JOIN LATERAL (
-            SELECT time, value::text FROM millwright.boolean_points WHERE s.kind = 'boolean' AND sensor_id = s.sensor_id
-            ORDER BY time DESC LIMIT 1) b ON true
-        LEFT JOIN LATERAL (
-            SELECT time, value FROM millwright.string_points WHERE s.kind = 'string' AND sensor_id = s.sensor_id
-            ORDER BY time DESC LIMIT 1) t ON true
-        CROSS JOIN LATERAL (SELECT coalesce(n.time, i.time, b.time, t.time) AS time,
-                                   coalesce(n.value, i.value, b.value, t.value) AS value) p
-        WHERE s.device_id = \(device)
-        ORDER BY s.key
-        """
+    /// The latest point of each sensor of a device after `cursor` (a sensor key) in key
+    /// order (one index probe per sensor), sensors without points included with nil: at
+    /// most `limit` sensors and `PageBudget.bytes` of them.
+    public static func latestQuery(device: String, after cursor: String?, limit: Int) -> PostgresQuery {
+        let (head, tail) = PageBudget.wrapper(orderBy: "key")
+        return """
+            \(unsafeSQL: head)
+            SELECT s.key, s.kind, (extract(epoch FROM p.time) * 1000000)::bigint, p.value::text,
+                   128 + octet_length(to_json(s.key)::text) + coalesce(octet_length(p.value), 0) AS item_bytes
+            FROM millwright.sensors s
+            LEFT JOIN LATERAL (
+                SELECT time, value::text FROM millwright.number_points WHERE s.kind = 'number' AND sensor_id = s.sensor_id
+                ORDER BY time DESC LIMIT 1) n ON true
+            LEFT JOIN LATERAL (
+                SELECT time, value::text FROM millwright.integer_points WHERE s.kind = 'integer' AND sensor_id = s.sensor_id
+                ORDER BY time DESC LIMIT 1) i ON true
+            LEFT JOIN LATERAL (
+                SELECT time, value::text FROM millwright.boolean_points WHERE s.kind = 'boolean' AND sensor_id = s.sensor_id
+                ORDER BY time DESC LIMIT 1) b ON true
+            LEFT JOIN LATERAL (
+                SELECT time, value FROM millwright.string_points WHERE s.kind = 'string' AND sensor_id = s.sensor_id
+                ORDER BY time DESC LIMIT 1) t ON true
+            CROSS JOIN LATERAL (SELECT coalesce(n.time, i.time, b.time, t.time) AS time,
+                                       coalesce(n.value, i.value, b.value, t.value) AS value) p
+            WHERE s.device_id = \(device) AND (\(cursor)::text IS NULL OR s.key > \(cursor))
+            ORDER BY s.key LIMIT \(limit)
+            \(unsafeSQL: tail)
+            """
     }
 
     public struct Latest: Sendable {
@@ -116,8 +121,9 @@ public enum PointQueries {
         public var point: StoredPoint?
     }
 
-    public static func latest(from result: PostgresResult) throws -> [Latest] {
-        try result.rows.map { row in
+    /// Sensors from `latestQuery`, and whether the byte budget cut them short.
+    public static func latest(from result: PostgresResult) throws -> (sensors: [Latest], truncated: Bool) {
+        let sensors = try result.rows.map { row in
             let kindText = try row.decode(1, as: String.self)
             guard let kind = SensorKind(rawValue: kindText) else {
                 throw PostgresError(code: .unexpectedResult, message: "unknown sensor kind \(kindText)")
@@ -128,6 +134,7 @@ public enum PointQueries {
             }
             return Latest(sensor: try row.decode(0), kind: kind, point: point)
         }
+        return (sensors, try PageBudget.truncated(result))
     }
 
     static func value(_ row: PostgresRow, _ column: Int, _ kind: SensorKind) throws -> MetricValue {
