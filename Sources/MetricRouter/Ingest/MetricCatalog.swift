@@ -32,6 +32,8 @@ public final class MetricCatalog: Sendable {
 
     /// The tenant's settings and the devices a request asked for.
     public struct Snapshot: Sendable {
+        /// What the snapshot was read at: the writer compares it when it stores the points.
+        public var stamp: CatalogStamp
         public var status: String
         public var retentionDays: Int
         public var sensorLimitPerDevice: Int
@@ -139,7 +141,8 @@ public final class MetricCatalog: Sendable {
         var devices: [String: DeviceEntry] = [:]
         for name in names { devices[name] = served[name] }
         return Snapshot(
-            status: settings.status, retentionDays: settings.retention, sensorLimitPerDevice: settings.limit,
+            stamp: CatalogStamp(incarnation: incarnation, version: version), status: settings.status,
+            retentionDays: settings.retention, sensorLimitPerDevice: settings.limit,
             devices: devices)
     }
 

@@ -71,7 +71,7 @@ public struct MetricIngestor: Sendable {
                 throw IngestError(.unavailable, "sensors changed while this request was checked; retry it")
             }
         }
-        var batch = PointBatch(tenant: tenant.rawValue)
+        var batch = PointBatch(tenant: tenant.rawValue, checkedAgainst: snapshot.stamp)
         for point in plan.resolved { batch.append(sensorID: point.sensorID, time: point.time, value: point.value) }
         try await writer.write(batch)
         activity.record(tenant: tenant.rawValue, devices: names, at: now)

@@ -233,7 +233,7 @@ public final class MetricWriter: Service, Sendable {
     /// The fast path: one binary COPY per kind, one transaction.
     static func copy(_ batches: [PointBatch], on connection: PostgresConnection) throws {
         try connection.transaction(prologue: []) { _ in
-            for (kind, body) in PointCopy.bodies(batches) {
+            for (kind, body) in PointCopy.bodies(try admit(batches, on: connection)) {
                 try connection.copyIn(unsafeSQL: PointCopy.statement(kind), data: body)
             }
         }
@@ -242,10 +242,54 @@ public final class MetricWriter: Service, Sendable {
     /// The re-send path: per tenant, its scope and an upsert per kind, one transaction.
     static func upsert(_ batches: [PointBatch], on connection: PostgresConnection) throws {
         try connection.transaction(prologue: []) { _ in
-            for batch in batches {
+            for batch in try admit(batches, on: connection) where batch.count > 0 {
                 guard let tenant = TenantID(batch.tenant) else { continue }
                 _ = try connection.pipeline([TenantDatabase.scope(tenant)] + PointCopy.upserts(batch))
             }
         }
+    }
+
+    /// Takes the flush's shared lock on each of its tenants, so that no tenant, device
+    /// or sensor of theirs is deleted until the flush commits (deleting takes the lock
+    /// exclusively: migration 0007), and keeps what may still be written: every point of
+    /// a batch checked against the tenant's current catalog version; of a batch checked
+    /// against an older one, the points whose sensors still exist; nothing of a tenant
+    /// deleted (or deleted and created anew) since. Points dropped were acknowledged
+    /// or are about to be: their writes are ordered before the delete that removed them.
+    static func admit(_ batches: [PointBatch], on connection: PostgresConnection) throws -> [PointBatch] {
+        let tenants = Set(batches.map(\.tenant)).sorted()
+        let rows = try connection.query(
+            "SELECT tenant_id, incarnation, version FROM millwright.admit_points(\(PostgresTextArray(tenants))::text[])")
+        var current: [String: CatalogStamp] = [:]
+        for row in rows.rows {
+            current[try row.decode(0)] = CatalogStamp(incarnation: try row.decode(1), version: try row.decode(2))
+        }
+        var admitted: [PointBatch] = []
+        var dropped = 0
+        for batch in batches {
+            guard let now = current[batch.tenant], let tenant = TenantID(batch.tenant),
+                batch.checkedAgainst.map({ $0.incarnation == now.incarnation }) ?? true
+            else {
+                dropped += batch.count
+                continue
+            }
+            if batch.checkedAgainst == now {
+                admitted.append(batch)
+                continue
+            }
+            let ids = PostgresArrayLiteral("{" + batch.sensorIDs.map(String.init).joined(separator: ",") + "}")
+            let results = try connection.pipeline([
+                TenantDatabase.scope(tenant), "SELECT sensor_id FROM millwright.sensors WHERE sensor_id = ANY(\(ids)::bigint[])",
+            ])
+            let existing = Set(try results[1].rows.map { try $0.decode(0, as: Int64.self) })
+            let kept = batch.keeping(existing)
+            dropped += batch.count - kept.count
+            admitted.append(kept)
+        }
+        if dropped > 0 {
+            Counter(label: "millwright_writer_points_dropped_total", dimensions: [("reason", "deleted")])
+                .increment(by: dropped)
+        }
+        return admitted
     }
 }

@@ -18,6 +18,9 @@ public struct PointBatch: Sendable {
     }
 
     public let tenant: String
+    /// The tenant's incarnation and catalog version the points were checked against;
+    /// nil when they were not (then the writer checks every sensor still exists).
+    public var checkedAgainst: CatalogStamp?
     public var numbers = Column<Double>()
     public var integers = Column<Int64>()
     public var booleans = Column<Bool>()
@@ -25,8 +28,29 @@ public struct PointBatch: Sendable {
     /// Approximate memory held, for the writer's byte bound.
     public private(set) var bytes = 0
 
-    public init(tenant: String) {
+    public init(tenant: String, checkedAgainst: CatalogStamp? = nil) {
         self.tenant = tenant
+        self.checkedAgainst = checkedAgainst
+    }
+
+    /// Every sensor id the batch writes to, once.
+    var sensorIDs: Set<Int64> {
+        Set(numbers.sensorIDs).union(integers.sensorIDs).union(booleans.sensorIDs).union(strings.sensorIDs)
+    }
+
+    /// The batch without points of sensors outside `sensors`.
+    func keeping(_ sensors: Set<Int64>) -> PointBatch {
+        var kept = PointBatch(tenant: tenant, checkedAgainst: checkedAgainst)
+        func keep<V>(_ column: Column<V>, _ value: (V) -> MetricValue) {
+            for index in column.sensorIDs.indices where sensors.contains(column.sensorIDs[index]) {
+                kept.append(sensorID: column.sensorIDs[index], time: column.times[index], value: value(column.values[index]))
+            }
+        }
+        keep(numbers, MetricValue.number)
+        keep(integers, MetricValue.integer)
+        keep(booleans, MetricValue.boolean)
+        keep(strings, MetricValue.string)
+        return kept
     }
 
     public var count: Int { numbers.count + integers.count + booleans.count + strings.count }
@@ -41,6 +65,18 @@ public struct PointBatch: Sendable {
             bytes += v.utf8.count
         }
         bytes += 24
+    }
+}
+
+/// Which incarnation of a tenant (its row's `created_at`, in microseconds) and which
+/// version of its catalog (`millwright.tenant_catalog_versions`) something was read at.
+public struct CatalogStamp: Sendable, Hashable {
+    public var incarnation: Int64
+    public var version: Int64
+
+    public init(incarnation: Int64, version: Int64) {
+        self.incarnation = incarnation
+        self.version = version
     }
 }
 

@@ -250,3 +250,102 @@ struct RecreatedTenantTests {
         #expect(points.map { $0.1 as? Double } == [3])
     }
 }
+
+/// Points accepted while their tenant or sensor is being deleted are never stored under
+/// ids nothing can read: the flush waits for the delete and then keeps only what exists.
+@Suite("Deletes during ingest")
+struct DeleteDuringIngestTests {
+    /// Runs `delete` as the owner in a transaction that commits only once a flush of
+    /// `tenant`'s points waits for the tenant's lock (or after 30 s), in the background.
+    static func deleteOnceAFlushWaits(tenant: String, scope: String, _ delete: String) -> Task<Void, any Error> {
+        Task {
+            try await Metrics.asOwner { db in
+                _ = try db.query(
+                    "SELECT set_config(\(scope == "platform" ? "millwright.platform" : "millwright.tenant_id"), \(scope == "platform" ? "on" : tenant), false)"
+                )
+                _ = try db.execute(
+                    unsafeSQL: """
+                        BEGIN;
+                        \(delete);
+                        DO $$
+                        DECLARE waited int := 0;
+                        BEGIN
+                            WHILE waited < 600 AND NOT EXISTS (
+                                SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                                  AND objid::bigint = (hashtext('\(tenant)')::bigint + 4294967296) % 4294967296)
+                            LOOP
+                                PERFORM pg_sleep(0.05);
+                                waited := waited + 1;
+                            END LOOP;
+                        END $$;
+                        COMMIT
+                        """)
+            }
+        }
+    }
+
+    /// Waits until `tenant`'s lock is held exclusively, i.e. the delete has run.
+    static func waitForDelete(_ tenant: String) async throws {
+        for _ in 0..<200 {
+            let held = try await Metrics.asOwner { db in
+                try db.query(
+                    """
+                    SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND mode = 'ExclusiveLock'
+                      AND objid::bigint = (hashtext(\(tenant))::bigint + 4294967296) % 4294967296
+                    """
+                ).first!.decode(0, as: Int.self)
+            }
+            if held > 0 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("the delete in tenant \(tenant) never took the tenant's lock")
+    }
+
+    @Test("A write accepted while its tenant is deleted leaves no rows behind")
+    func tenantDeleted() async throws {
+        let client = try await TestClient.make()
+        let t = try await Fixtures.tenant(client)
+        let writer = try await Tokens.writer(t)
+        try await Fixtures.device(client, tenant: t, id: "d1")
+        #expect(try await Metrics.write(client, t, token: writer, [["device": "d1", "sensor": "s", "value": 1]]).status == 200)
+
+        let delete = Self.deleteOnceAFlushWaits(
+            tenant: t, scope: "platform", "DELETE FROM millwright.tenants WHERE id = '\(t)'")
+        try await Self.waitForDelete(t)
+        let during = try await Metrics.write(
+            client, t, token: writer, [["device": "d1", "sensor": "s", "value": 2, "time": Metrics.time(-1)]])
+        try await delete.value
+        #expect(during.status == 200, "checked before the delete committed: \(during.raw.text)")
+        #expect(try await Metrics.storedRows(t) == 0, "no point of the deleted tenant is left")
+        #expect(try await Metrics.write(client, t, token: writer, [["device": "d1", "sensor": "s", "value": 3]]).status == 404)
+    }
+
+    @Test("A write accepted while one of its sensors is deleted stores the other sensors' points only")
+    func sensorDeleted() async throws {
+        let client = try await TestClient.make()
+        let t = try await Fixtures.tenant(client)
+        let writer = try await Tokens.writer(t)
+        try await Fixtures.device(client, tenant: t, id: "d1")
+        let first: [[String: Any]] = [
+            ["device": "d1", "sensor": "gone", "value": 1], ["device": "d1", "sensor": "kept", "value": 1],
+        ]
+        #expect(try await Metrics.write(client, t, token: writer, first).status == 200)
+        #expect(try await Metrics.storedRows(t) == 2)
+
+        let delete = Self.deleteOnceAFlushWaits(
+            tenant: t, scope: "tenant", "DELETE FROM millwright.sensors WHERE device_id = 'd1' AND key = 'gone'")
+        try await Self.waitForDelete(t)
+        let time = Metrics.time(-1)
+        let during = try await Metrics.write(
+            client, t, token: writer,
+            [
+                ["device": "d1", "sensor": "gone", "value": 2, "time": time],
+                ["device": "d1", "sensor": "kept", "value": 2, "time": time],
+            ])
+        try await delete.value
+        #expect(during.status == 200, "\(during.raw.text)")
+        #expect(try await Metrics.storedRows(t) == 2, "the kept sensor's two points; none of the deleted sensor's")
+        let viewer = try await Tokens.viewer(t)
+        #expect(try await Metrics.points(client, t, device: "d1", sensor: "kept", token: viewer).count == 2)
+    }
+}
