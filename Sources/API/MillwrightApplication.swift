@@ -231,14 +231,23 @@ struct MaintenanceService: Service {
     let logger: Logger
 
     func run() async throws {
+        // Reported like TimescaleDB's jobs (`millwright_storage_job_*`, storage_job="maintenance").
+        let lastRunOK = Gauge(label: "millwright_storage_job_last_run_ok", dimensions: [("storage_job", "maintenance")])
+        let failuresGauge = Gauge(label: "millwright_storage_job_failures", dimensions: [("storage_job", "maintenance")])
+        var failures = 0
+        failuresGauge.record(0)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let deleted = try await pool.withConnection { connection in
                     try connection.query("SELECT millwright.maintain_metric_storage()").first?.decode(0, as: Int64.self) ?? 0
                 }
                 if deleted > 0 { logger.info("retention enforced", metadata: ["points_deleted": "\(deleted)"]) }
+                lastRunOK.record(1)
             } catch {
                 logger.warning("metric storage maintenance failed", metadata: ["error": "\(String(reflecting: error))"])
+                failures += 1
+                failuresGauge.record(failures)
+                lastRunOK.record(0)
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }

@@ -101,10 +101,49 @@ try:
     statuses = {sample["metric"]["status"]: float(sample["value"][1]) for sample in query("millwright_devices")}
     check(set(statuses) == {"online", "offline", "never_seen"} and statuses["online"] >= 1,
           f"devices by status: {statuses}")
+    # Storage jobs: the service's maintenance on both engines; on TimescaleDB every job on
+    # the points tables, as TimescaleDB itself reports it (read as the owner before and
+    # after the scrape, until the two reads agree), and the alert pending exactly when one
+    # of them failed its last run.
+    maintenance = query('millwright_storage_job_last_run_ok{storage_job="maintenance"}')
+    check(len(maintenance) == 1 and maintenance[0]["value"][1] == "1", f"maintenance reports its last run: {maintenance}")
+    owner_url = os.environ["MILLWRIGHT_TEST_OWNER_DATABASE_URL"]
+
+    def job_stats():
+        sql = ("SELECT coalesce(string_agg(j.proc_name || ':' || j.hypertable_name || '=' "
+               "|| (s.last_run_status IS DISTINCT FROM 'Failed')::int || '/' || coalesce(s.total_failures, 0), ',' ORDER BY 1), '') "
+               "FROM timescaledb_information.jobs j LEFT JOIN timescaledb_information.job_stats s USING (job_id) "
+               "WHERE j.hypertable_schema = 'millwright_metrics'")
+        out = subprocess.run(["psql", owner_url, "-qtAX", "-c", "SELECT to_regclass('timescaledb_information.jobs') IS NOT NULL"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        if out != "t":
+            return {}
+        text = subprocess.run(["psql", owner_url, "-qtAX", "-c", sql], capture_output=True, text=True, check=True).stdout.strip()
+        return dict(item.split("=") for item in text.split(",") if item)
+
+    for _ in range(10):
+        before = job_stats()
+        time.sleep(2.5)  # a scrape and a rule evaluation after the read
+        scraped = {sample["metric"]["storage_job"]: sample["value"][1]
+                   for sample in query('millwright_storage_job_last_run_ok{storage_job!="maintenance"}')}
+        failed_runs = {sample["metric"]["storage_job"]: sample["value"][1]
+                       for sample in query('millwright_storage_job_failures{storage_job!="maintenance"}')}
+        alerting = {sample["metric"]["storage_job"] for sample in query('ALERTS{alertname="MillwrightStorageJobFailing"}')}
+        if job_stats() == before:
+            break
+    expected = {job: value.split("/")[0] for job, value in before.items()}
+    check(scraped == expected, f"storage jobs' last runs as TimescaleDB reports them: {scraped} vs {expected}")
+    check(failed_runs == {job: value.split("/")[1] for job, value in before.items()},
+          f"storage jobs' failures as TimescaleDB counts them: {failed_runs} vs {before}")
+    check(alerting == {job for job, ok in expected.items() if ok == "0"},
+          f"MillwrightStorageJobFailing is pending for exactly the failing jobs: {alerting} vs {expected}")
+    if before:
+        print(f"prometheus: TimescaleDB jobs {before} (job=last run ok/failures)")
+
     labels = set()
     for sample in query('{__name__=~"millwright_.*"}'):
         labels |= set(sample["metric"]) - {"__name__", "instance", "job"}
-    check(labels <= {"route", "method", "status_class", "format", "reason", "path", "pool", "state", "issuer", "outcome", "version", "status", "le"},
+    check(labels <= {"route", "method", "status_class", "format", "reason", "path", "pool", "state", "issuer", "outcome", "version", "status", "le", "storage_job"},
           f"only bounded labels: {sorted(labels)}")
 
     dashboard = json.load(open("deploy/grafana/millwright-dashboard.json"))

@@ -24,6 +24,7 @@ struct MetricsEndpoint: Sendable {
         router.get("/metrics") { _, _ -> Response in
             sample()
             await sampleDevices()
+            await sampleStorageJobs()
             var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
             response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return response
@@ -48,6 +49,18 @@ struct MetricsEndpoint: Sendable {
         }
         for (status, devices) in counts ?? [] {
             Gauge(label: "millwright_devices", dimensions: [("status", status)]).record(devices)
+        }
+    }
+
+    /// TimescaleDB's jobs on the points tables: whether each one's last run succeeded
+    /// and its failures (the maintenance loop records its own; skipped when the database is away).
+    private func sampleStorageJobs() async {
+        guard let pool = pools.first?.1 else { return }
+        let jobs = try? await pool.withConnection { connection in try StorageJobs.timescaleJobs(on: connection) }
+        for job in jobs ?? [] {
+            Gauge(label: "millwright_storage_job_last_run_ok", dimensions: [("storage_job", job.name)])
+                .record(job.lastRunOK ? 1 : 0)
+            Gauge(label: "millwright_storage_job_failures", dimensions: [("storage_job", job.name)]).record(job.failures)
         }
     }
 
