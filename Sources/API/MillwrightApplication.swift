@@ -134,7 +134,11 @@ public struct MillwrightApplication: Sendable {
                     host: configuration.metricsHost, port: configuration.metricsPort, logger: logger
                 ).application())
         }
-        let connectionLimits = configuration.connections
+        let connectionLimits = {
+            var limits = configuration.connections
+            limits.exempt = configuration.trustedProxies
+            return limits
+        }()
         let connectionCounter = ConnectionCounter()
         let app = Application(
             responder: MillwrightResponder(

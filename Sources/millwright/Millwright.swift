@@ -38,6 +38,7 @@ struct Millwright: AsyncParsableCommand {
               MILLWRIGHT_HEADER_TIMEOUT_S        a request's head must arrive within, also between requests (default 60)
               MILLWRIGHT_BODY_TIMEOUT_S          a request's whole body must arrive within (default 120)
               MILLWRIGHT_MAX_CONNECTIONS         open connections at most; past it 503 (default 4096)
+              MILLWRIGHT_MAX_CONNECTIONS_PER_CLIENT  from one address, trusted proxies exempt (default an eighth)
             """,
         version: MillwrightVersion.current,
         subcommands: [Serve.self, Migrate.self],

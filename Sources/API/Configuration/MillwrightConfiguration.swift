@@ -52,7 +52,8 @@ public struct MillwrightConfiguration: Sendable {
     /// ahead and each tenant's retention is enforced.
     public var maintenanceInterval: Duration = .seconds(900)
     /// `MILLWRIGHT_HEADER_TIMEOUT_S` (60), `MILLWRIGHT_BODY_TIMEOUT_S` (120),
-    /// `MILLWRIGHT_MAX_CONNECTIONS` (4096): see `ConnectionLimits`.
+    /// `MILLWRIGHT_MAX_CONNECTIONS` (4096), `MILLWRIGHT_MAX_CONNECTIONS_PER_CLIENT` (an
+    /// eighth of that): see `ConnectionLimits`. The trusted proxies are exempt per client.
     public var connections = ConnectionLimits()
 
     public init(
@@ -181,6 +182,10 @@ extension MillwrightConfiguration {
         connections.bodyTimeout = .seconds(try integer("MILLWRIGHT_BODY_TIMEOUT_S", default: 120, in: 1...3600))
         connections.maxConnections = try integer(
             "MILLWRIGHT_MAX_CONNECTIONS", default: ConnectionLimits.defaultMaxConnections(), in: 1...1_000_000)
+        if value("MILLWRIGHT_MAX_CONNECTIONS_PER_CLIENT") != nil {
+            connections.maxConnectionsPerClient = try integer(
+                "MILLWRIGHT_MAX_CONNECTIONS_PER_CLIENT", default: connections.perClientLimit, in: 1...1_000_000)
+        }
         metricsHost = value("MILLWRIGHT_METRICS_HOST") ?? "127.0.0.1"
         metricsPort = try integer("MILLWRIGHT_METRICS_PORT", default: 9464, in: 0...65535)
         metricsTenantLabel = try flag("MILLWRIGHT_METRICS_TENANT_LABEL")

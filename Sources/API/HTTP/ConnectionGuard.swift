@@ -1,4 +1,5 @@
 import HTTPTypes
+import InputParsing
 import NIOCore
 import NIOHTTPTypes
 import Synchronization
@@ -20,8 +21,17 @@ public struct ConnectionLimits: Sendable, Equatable {
     /// Open connections at most; past it, a request is answered 503 with `Retry-After`
     /// and its connection closed (one that sends no head within 2 s is just closed).
     public var maxConnections: Int = Self.defaultMaxConnections()
+    /// Open connections from one client address at most, so that one client cannot hold
+    /// every connection while others are refused; nil means an eighth of `maxConnections`
+    /// (at least 16). Connections from `exempt` addresses (the trusted proxies, which carry
+    /// everyone's requests) count only against `maxConnections`.
+    public var maxConnectionsPerClient: Int?
+    public var exempt = TrustedProxies.none
 
     public init() {}
+
+    /// `maxConnectionsPerClient`, or its default.
+    public var perClientLimit: Int { maxConnectionsPerClient ?? max(16, maxConnections / 8) }
 
     /// 4096, or fewer when the process may open fewer files: what the file-descriptor
     /// limit allows less 128 for the database, logs and the rest, so that accepting never
@@ -33,20 +43,50 @@ public struct ConnectionLimits: Sendable, Equatable {
     }
 }
 
-/// Counts open connections across the server.
+/// Counts open connections across the server, and per client address.
 final class ConnectionCounter: Sendable {
-    private let open = Atomic<Int>(0)
+    enum Admission {
+        case admitted
+        case serverFull
+        case clientFull
+    }
 
-    /// Counts one more; false when that would pass `limit` (then nothing is counted).
-    func admit(limit: Int) -> Bool {
+    private let open = Atomic<Int>(0)
+    /// Open connections by client address; an address leaves when its count reaches 0,
+    /// so the table never holds more entries than there are connections.
+    private let byClient = Mutex<[String: Int]>([:])
+
+    /// Counts one more for `client` (nil: not counted per client); nothing is counted
+    /// unless it is admitted.
+    func admit(client: String?, limits: ConnectionLimits) -> Admission {
+        if let client {
+            let admitted = byClient.withLock { counts in
+                guard counts[client, default: 0] < limits.perClientLimit else { return false }
+                counts[client, default: 0] += 1
+                return true
+            }
+            guard admitted else { return .clientFull }
+        }
         while true {
             let current = open.load(ordering: .relaxed)
-            guard current < limit else { return false }
-            if open.compareExchange(expected: current, desired: current + 1, ordering: .relaxed).exchanged { return true }
+            guard current < limits.maxConnections else {
+                if let client { leave(client: client, total: false) }
+                return .serverFull
+            }
+            if open.compareExchange(expected: current, desired: current + 1, ordering: .relaxed).exchanged {
+                return .admitted
+            }
         }
     }
 
-    func leave() { open.subtract(1, ordering: .relaxed) }
+    func leave(client: String?, total: Bool = true) {
+        if total { open.subtract(1, ordering: .relaxed) }
+        guard let client else { return }
+        byClient.withLock { counts in
+            let left = counts[client, default: 1] - 1
+            counts[client] = left > 0 ? left : nil
+        }
+    }
 }
 
 /// Enforces `ConnectionLimits` on one connection, between the HTTP codec and the
@@ -61,7 +101,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private let limits: ConnectionLimits
     private let counter: ConnectionCounter
     private var admitted = false
-    private var refusing = false
+    private var refusing: ConnectionCounter.Admission?
+    /// The peer's address when it counts per client.
+    private var client: String?
     private var deadline: Scheduled<Void>?
 
     init(limits: ConnectionLimits, counter: ConnectionCounter) {
@@ -70,25 +112,29 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        admitted = counter.admit(limit: limits.maxConnections)
-        refusing = !admitted
-        // A connection past the limit holds a descriptor only briefly: two seconds to send
+        if let address = context.channel.remoteAddress?.ipAddress, !limits.exempt.trusts(address) {
+            client = address
+        }
+        let admission = counter.admit(client: client, limits: limits)
+        admitted = admission == .admitted
+        refusing = admitted ? nil : admission
+        // A connection past a limit holds a descriptor only briefly: two seconds to send
         // the head that gets its 503.
-        arm(refusing ? min(limits.headerTimeout, .seconds(2)) : limits.headerTimeout, context: context)
+        arm(admitted ? limits.headerTimeout : min(limits.headerTimeout, .seconds(2)), context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
         if admitted {
             admitted = false
-            counter.leave()
+            counter.leave(client: client)
         }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if refusing {
-            if case .head = part { refuse(context: context) }
+        if let refusal = refusing {
+            if case .head = part { refuse(refusal, context: context) }
             return
         }
         switch part {
@@ -113,10 +159,15 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// 503 with `Retry-After`, then the connection closes.
-    private func refuse(context: ChannelHandlerContext) {
-        refusing = false  // once
+    private func refuse(_ refusal: ConnectionCounter.Admission, context: ChannelHandlerContext) {
+        refusing = nil  // once
+        let detail =
+            refusal == .clientFull
+            ? "this client has as many connections open as one client may; reuse them, or retry shortly"
+            : "the server has as many connections open as it allows; retry shortly"
         let body =
-            #"{"type":"https://millwright.dev/problems/too-many-connections","title":"Service Unavailable","status":503,"code":"too_many_connections","detail":"the server has as many connections open as it allows; retry shortly"}"#
+            #"{"type":"https://millwright.dev/problems/too-many-connections","title":"Service Unavailable","status":503,"code":"too_many_connections","detail":""#
+            + detail + #""}"#
         var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)
         let head = HTTPResponse(

@@ -223,6 +223,47 @@ struct ConnectionLimitTests {
         #expect(!service.log.contains("\"status\":\"5"), "\(service.log.suffix(1500))")
     }
 
+    @Test("One client past its share of connections gets 503 while another client is served; trusted proxies are exempt")
+    func perClient() async throws {
+        let service = try ServiceProcess(environment: [
+            "MILLWRIGHT_MAX_CONNECTIONS": "40", "MILLWRIGHT_MAX_CONNECTIONS_PER_CLIENT": "5",
+            "MILLWRIGHT_TRUSTED_PROXIES": "127.0.0.4",
+        ])
+        try await service.start()
+        defer { service.terminate() }
+        func get(_ connection: RawConnection) throws -> String {
+            try connection.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            return connection.receive(within: .milliseconds(1500))
+        }
+
+        let hog = try (0..<5).map { _ in try RawConnection(port: service.port, from: "127.0.0.2") }
+        try await Task.sleep(for: .milliseconds(200))
+        let sixth = try RawConnection(port: service.port, from: "127.0.0.2")
+        let refused = try get(sixth)
+        #expect(refused.hasPrefix("HTTP/1.1 503"), "\(refused)")
+        #expect(refused.contains("too_many_connections") && refused.contains("this client"))
+        sixth.close()
+        let other = try RawConnection(port: service.port, from: "127.0.0.3")
+        #expect(try get(other).hasPrefix("HTTP/1.1 200"), "another client is served while the first holds its share")
+        other.close()
+
+        // A trusted proxy carries many clients: only the total limit applies to it.
+        let proxy = try (0..<8).map { _ in try RawConnection(port: service.port, from: "127.0.0.4") }
+        #expect(try get(proxy[7]).hasPrefix("HTTP/1.1 200"))
+        proxy.forEach { $0.close() }
+
+        // Closed connections give the client its share back.
+        hog.forEach { $0.close() }
+        var served = false
+        for _ in 0..<20 where !served {
+            let again = try RawConnection(port: service.port, from: "127.0.0.2")
+            served = try get(again).hasPrefix("HTTP/1.1 200")
+            again.close()
+            if !served { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(served)
+    }
+
     @Test("Past the connection limit a request gets 503 with Retry-After; freed connections serve again")
     func limit() async throws {
         let service = try ServiceProcess(environment: ["MILLWRIGHT_MAX_CONNECTIONS": "3"])

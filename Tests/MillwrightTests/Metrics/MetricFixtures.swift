@@ -44,6 +44,23 @@ enum Metrics {
         }
     }
 
+    /// On TimescaleDB, runs the continuous aggregate's refresh job itself (its policy's
+    /// window), in this session rather than the scheduler's; nothing on pg_partman.
+    /// Throws if the job fails.
+    static func runRefreshJob() async throws {
+        try await asOwner { db in
+            let engine = try db.query("SELECT engine FROM millwright.metric_storage").first!.decode(0, as: String.self)
+            guard engine == "timescaledb" else { return }
+            let job = try db.query(
+                """
+                SELECT job_id FROM timescaledb_information.jobs
+                WHERE proc_name = 'policy_refresh_continuous_aggregate' AND hypertable_name = 'number_points_1m'
+                """
+            ).first!.decode(0, as: Int.self)
+            _ = try db.query("CALL run_job(\(job))")
+        }
+    }
+
     /// An RFC 3339 time `seconds` from now.
     static func time(_ seconds: Double = 0) -> String {
         RFC3339.format(Date().addingTimeInterval(seconds))
