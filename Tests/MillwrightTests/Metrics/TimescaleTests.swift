@@ -113,6 +113,31 @@ struct TimescaleTests {
         await pool.shutdown()
     }
 
+    @Test("A point written a month late, behind the aggregate's watermark, reaches whole-minute aggregates at the next refresh")
+    func latePoints() async throws {
+        try await requireTimescale()
+        let client = try await TestClient.make()
+        let t = try await Fixtures.tenant(client)
+        let admin = try await Tokens.tenantAdmin(t)
+        try await Fixtures.device(client, tenant: t, id: "d1")
+        let now = Int64(Date().timeIntervalSince1970)
+        let minute = (now / 60 - 30 * 1440) * 60  // a month ago, on a minute
+        // The watermark passes that minute before the point exists.
+        try await Metrics.refreshRollup(from: (minute - 60) * 1_000_000, to: (now / 60 - 2) * 60_000_000)
+        #expect(
+            try await Metrics.lines(client, t, token: admin, "m,device=d1 v=5 \(minute)", query: "?precision=s").status == 204)
+        try await Metrics.runRefreshJob()
+        let from = RFC3339.format(unixMicros: minute * 1_000_000)
+        let to = RFC3339.format(unixMicros: (minute + 60) * 1_000_000)
+        let response = try await client.get(
+            "/api/v1/tenants/\(t)/devices/d1/sensors/m.v/aggregates?functions=sum,count&interval=1m&from=\(from)&to=\(to)",
+            token: admin)
+        #expect(response.json["source"] as? String == "continuous_aggregate")
+        let bucket = (response.json["buckets"] as? [[String: Any]])?.first
+        #expect(bucket?["count"] as? Int == 1, "\(response.raw.text)")
+        #expect(bucket?["sum"] as? Double == 5)
+    }
+
     @Test("Whole-minute aggregates come from the continuous aggregate and equal the raw computation")
     func continuousAggregate() async throws {
         try await requireTimescale()
