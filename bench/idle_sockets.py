@@ -1,8 +1,9 @@
 """What idle sockets from one client cost everyone else: with the service's descriptor
 limit at 1,024, one address (127.0.0.2) opens 1,100 connections and sends nothing;
-meanwhile another client (127.0.0.1) asks for /healthz. Prints, before the sockets,
-while they are held and after they are closed: the other client's answers (status
-counts, p50 and worst latency, 5 s timeout) and the service's CPU use.
+meanwhile another client (127.0.0.1) asks for /healthz. Then the same client reopens
+every socket the service closes, always trying to hold 1,100. Prints, before, during and
+after each: the other client's answers (status counts, p50 and worst latency, 5 s
+timeout) and the service's CPU use.
 
     python3 bench/idle_sockets.py PORT SERVICE_PID
 
@@ -81,3 +82,46 @@ for s in held:
     s.close()
 time.sleep(1)
 phase("after they closed")
+
+# The same client reconnecting every socket the service closes, so that it always tries
+# to hold 1,100: refused connections come back at once.
+import threading
+
+stop = threading.Event()
+
+
+def reconnect_forever():
+    sockets = []
+    while not stop.is_set():
+        alive = []
+        for s in sockets:
+            try:
+                alive.append(s) if s.recv(1, socket.MSG_DONTWAIT) != b"" else s.close()
+            except BlockingIOError:
+                alive.append(s)
+            except OSError:
+                s.close()
+        sockets = alive
+        while len(sockets) < 1100 and not stop.is_set():
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.2", 0))
+                s.settimeout(0.5)
+                s.connect(("127.0.0.1", port))
+                sockets.append(s)
+            except OSError:
+                s.close()
+                break
+        time.sleep(0.05)
+    for s in sockets:
+        s.close()
+
+
+flood = threading.Thread(target=reconnect_forever)
+flood.start()
+time.sleep(2)
+phase("1,100 sockets from 127.0.0.2, each reopened when closed", 10)
+stop.set()
+flood.join()
+time.sleep(2)
+phase("after they stopped")

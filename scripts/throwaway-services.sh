@@ -8,6 +8,8 @@
 #
 #   throwaway_service BINARY PORT   start `BINARY serve` on them (migrating first), wait until ready;
 #                                   sets server_pid, base (http://127.0.0.1:PORT) and issuer.
+#                                   Its metrics listener takes a free port (MILLWRIGHT_METRICS_PORT
+#                                   to choose one), so that two scripts can run side by side.
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -38,6 +40,7 @@ throwaway_service() {
     MILLWRIGHT_MIGRATION_DATABASE_URL="postgresql://millwright_owner@127.0.0.1:$db_port/millwright" \
     MILLWRIGHT_OIDC_ISSUERS="$issuer" MILLWRIGHT_OIDC_ALLOW_HTTP=true MILLWRIGHT_MIGRATE_ON_START=true \
     MILLWRIGHT_LOG_LEVEL=${MILLWRIGHT_LOG_LEVEL:-warning} MILLWRIGHT_PORT=$2 \
+    MILLWRIGHT_METRICS_PORT=${MILLWRIGHT_METRICS_PORT:-0} \
         "$1" serve >"$state/serve.log" 2>&1 &
     server_pid=$!
     base="http://127.0.0.1:$2"

@@ -126,11 +126,13 @@ public struct MillwrightApplication: Sendable {
             MaintenanceService(pool: pool, interval: configuration.maintenanceInterval, logger: logger),
             activity, writer, KeyRefreshService(keys: keys),
         ]
+        let connectionCounter = ConnectionCounter()
         if let metricsRegistry {
             Gauge(label: "millwright_build_info", dimensions: [("version", MillwrightApplication.version)]).record(1)
             services.append(
                 MetricsEndpoint(
                     registry: metricsRegistry, pools: [("api", pool), ("writer", writerPool)], writer: writer,
+                    connections: connectionCounter,
                     host: configuration.metricsHost, port: configuration.metricsPort, logger: logger
                 ).application())
         }
@@ -139,7 +141,6 @@ public struct MillwrightApplication: Sendable {
             limits.exempt = configuration.trustedProxies
             return limits
         }()
-        let connectionCounter = ConnectionCounter()
         let app = Application(
             responder: MillwrightResponder(
                 routes: table, authenticator: authenticator, logger: logger, trustedProxies: configuration.trustedProxies),

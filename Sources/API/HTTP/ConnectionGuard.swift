@@ -19,7 +19,9 @@ public struct ConnectionLimits: Sendable, Equatable {
     /// this bounds the whole body, so a trickle cannot hold a connection).
     public var bodyTimeout: Duration = .seconds(120)
     /// Open connections at most; past it, a request is answered 503 with `Retry-After`
-    /// and its connection closed (one that sends no head within 2 s is just closed).
+    /// and its connection closed (one that sends no head within 2 s is just closed; past
+    /// 64 such connections waiting for their answer, the next are closed at once, so
+    /// that the descriptors the default leaves free are never used up).
     public var maxConnections: Int = Self.defaultMaxConnections()
     /// Open connections from one client address at most, so that one client cannot hold
     /// every connection while others are refused; nil means an eighth of `maxConnections`
@@ -52,6 +54,11 @@ final class ConnectionCounter: Sendable {
     }
 
     private let open = Atomic<Int>(0)
+    /// Connections refused but kept up to two seconds for their 503: at most
+    /// `maxAnswered` at once; past that a refused connection is closed at once, so
+    /// that refusals never take the descriptors left for the database and the rest.
+    private let answering = Atomic<Int>(0)
+    static let maxAnswered = 64
     /// Open connections by client address; an address leaves when its count reaches 0,
     /// so the table never holds more entries than there are connections.
     private let byClient = Mutex<[String: Int]>([:])
@@ -79,6 +86,18 @@ final class ConnectionCounter: Sendable {
         }
     }
 
+    /// Whether a refused connection may stay for its answer (then `answered()` when it goes).
+    func mayAnswer() -> Bool {
+        if answering.add(1, ordering: .relaxed).newValue <= Self.maxAnswered { return true }
+        answering.subtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func answered() { answering.subtract(1, ordering: .relaxed) }
+
+    /// Connections admitted, and refused ones waiting for their answer (for the metrics endpoint).
+    var counts: (open: Int, answering: Int) { (open.load(ordering: .relaxed), answering.load(ordering: .relaxed)) }
+
     func leave(client: String?, total: Bool = true) {
         if total { open.subtract(1, ordering: .relaxed) }
         guard let client else { return }
@@ -101,6 +120,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private let limits: ConnectionLimits
     private let counter: ConnectionCounter
     private var admitted = false
+    /// Refused and allowed to wait for its 503 (counted in `ConnectionCounter.answering`).
+    private var answering = false
     private var refusing: ConnectionCounter.Admission?
     /// The peer's address when it counts per client.
     private var client: String?
@@ -118,9 +139,16 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         let admission = counter.admit(client: client, limits: limits)
         admitted = admission == .admitted
         refusing = admitted ? nil : admission
-        // A connection past a limit holds a descriptor only briefly: two seconds to send
-        // the head that gets its 503.
-        arm(admitted ? limits.headerTimeout : min(limits.headerTimeout, .seconds(2)), context: context)
+        if admitted {
+            arm(limits.headerTimeout, context: context)
+        } else if counter.mayAnswer() {
+            // A connection past a limit holds a descriptor only briefly: two seconds to
+            // send the head that gets its 503.
+            answering = true
+            arm(min(limits.headerTimeout, .seconds(2)), context: context)
+        } else {
+            context.close(promise: nil)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -128,6 +156,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         if admitted {
             admitted = false
             counter.leave(client: client)
+        }
+        if answering {
+            answering = false
+            counter.answered()
         }
     }
 

@@ -15,6 +15,7 @@ struct MetricsEndpoint: Sendable {
     let registry: PrometheusCollectorRegistry
     let pools: [(String, PostgresPool)]
     let writer: MetricWriter
+    let connections: ConnectionCounter
     let host: String
     let port: Int
     let logger: Logger
@@ -65,6 +66,9 @@ struct MetricsEndpoint: Sendable {
     }
 
     private func sample() {
+        let counts = connections.counts
+        Gauge(label: "millwright_http_connections", dimensions: [("state", "open")]).record(counts.open)
+        Gauge(label: "millwright_http_connections", dimensions: [("state", "refusing")]).record(counts.answering)
         for (name, pool) in pools {
             let statistics = pool.statistics
             Gauge(label: "millwright_db_pool_connections", dimensions: [("pool", name), ("state", "in_use")])

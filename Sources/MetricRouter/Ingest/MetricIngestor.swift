@@ -93,11 +93,16 @@ public struct MetricIngestor: Sendable {
         let devices = PostgresTextArray(list.map(\.device))
         let keys = PostgresTextArray(list.map(\.key))
         let kinds = PostgresTextArray(list.map(\.kind.rawValue))
+        // Each device once: the lock and the count take an array per device, not per
+        // sensor (10 devices × 1,000 new sensors compared 10,000 ids against every sensor
+        // of the tenant when its statistics were stale: 23 s per request at 2.4 million sensors).
+        let distinctDevices = PostgresTextArray(Set(list.map(\.device)).sorted())
         do {
             return try await database.withTenant(tenant) { db in
                 // Creators on one device queue here, so the count below is exact.
                 try db.query(
-                    "SELECT id FROM millwright.devices WHERE id = ANY(\(devices)::text[]) ORDER BY id FOR NO KEY UPDATE")
+                    "SELECT id FROM millwright.devices WHERE id = ANY(\(distinctDevices)::text[]) ORDER BY id FOR NO KEY UPDATE"
+                )
                 try db.query(
                     """
                     INSERT INTO millwright.sensors (tenant_id, device_id, key, kind)
@@ -107,7 +112,7 @@ public struct MetricIngestor: Sendable {
                     """)
                 let over = try db.query(
                     """
-                    SELECT device_id FROM millwright.sensors WHERE device_id = ANY(\(devices)::text[])
+                    SELECT device_id FROM millwright.sensors WHERE device_id = ANY(\(distinctDevices)::text[])
                     GROUP BY device_id HAVING count(*) > \(limit)
                     """
                 ).rows.map { try $0.decode(0, as: String.self) }

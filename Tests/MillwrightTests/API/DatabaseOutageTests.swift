@@ -279,6 +279,24 @@ struct ConnectionLimitTests {
         #expect(answer.lowercased().contains("retry-after: 1"))
         #expect(answer.contains("too_many_connections"))
         extra.close()
+
+        // At most 64 refused connections wait for their answer; the next are closed at
+        // once, so that refusals cannot use up the process's descriptors.
+        // (Which connections wait is read from the metrics endpoint, not guessed from time.)
+        let waiting = try (0..<64).map { _ in try RawConnection(port: service.port) }
+        var refusing = 0.0
+        for _ in 0..<40 where refusing < 64 {
+            refusing = try await service.gauge("millwright_http_connections{state=\"refusing\"}") ?? 0
+            if refusing < 64 { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        #expect(refusing == 64, "64 refused connections wait for their answer")
+        let surplus = try RawConnection(port: service.port)
+        try? surplus.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        let unanswered = surplus.receive(within: .seconds(3))
+        #expect(unanswered.isEmpty, "a refusal past 64 waiting was answered: \(unanswered.prefix(40))")
+        surplus.close()
+        waiting.forEach { $0.close() }
+
         held.forEach { $0.close() }
         var served = false
         for _ in 0..<20 where !served {

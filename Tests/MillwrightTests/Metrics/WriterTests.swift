@@ -221,6 +221,14 @@ final class ServiceProcess: @unchecked Sendable {
 
     func terminate() { kill(process.processIdentifier, SIGTERM) }
 
+    /// The value of one series (name with its labels, as exposed) on the metrics listener.
+    func gauge(_ series: String) async throws -> Double? {
+        let response = try await CurlHTTPClient.forTests.perform(
+            HTTPClientRequest(url: "http://127.0.0.1:\(metricsPort)/metrics", method: "GET", headers: [], body: nil))
+        let line = response.text.split(separator: "\n").first { $0.hasPrefix(series + " ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
     /// What the service logged so far.
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
