@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# What the ingest catalog costs the service's memory as tenants of 300,000 sensors each
+# are written to (bench/catalog_memory.py). Prints a Markdown table.
+#
+#   scripts/bench-catalog.sh [TENANTS]                   (the release build of this checkout)
+#   BENCH_BINARY=path scripts/bench-catalog.sh [TENANTS] (another build, e.g. an older commit)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+bin=${BENCH_BINARY:-}
+if [[ -z $bin ]]; then
+    swift build -c release --product millwright >/dev/null
+    bin=$(swift build -c release --show-bin-path)/millwright
+fi
+source scripts/throwaway-services.sh
+throwaway_services millwright-bench-catalog "${BENCH_DB_PORT:-54355}"
+throwaway_service "$bin" "${BENCH_PORT:-18097}"
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); binary: $bin"
+python3 bench/catalog_memory.py "$base" "$issuer" "$server_pid" "${1:-4}"
