@@ -86,8 +86,8 @@ extension TenantDatabase {
     }
 
     private static func checkStatus(_ result: PostgresResult, tenant: TenantID, platformAdmin: Bool) throws {
-        guard let status = result.first else { throw RegistryError(.notFound, "no tenant \(tenant)") }
-        if try status.decode(0, as: String.self) == "suspended" && !platformAdmin {
+        guard let row = result.first else { throw RegistryError(.notFound, "no tenant \(tenant)") }
+        if Tenant.Status(rawValue: try row.decode(0, as: String.self)) != .active && !platformAdmin {
             throw RegistryError(.tenantSuspended, "tenant \(tenant) is suspended")
         }
     }

@@ -34,7 +34,7 @@ public final class MetricCatalog: Sendable {
     public struct Snapshot: Sendable {
         /// What the snapshot was read at: the writer compares it when it stores the points.
         public var stamp: CatalogStamp
-        public var status: String
+        public var status: Tenant.Status
         public var retentionDays: Int
         public var sensorLimitPerDevice: Int
         public var devices: [String: DeviceEntry]
@@ -90,8 +90,12 @@ public final class MetricCatalog: Sendable {
         if !missing.isEmpty { queries.append(Self.devicesQuery(missing)) }
         let (settings, version, incarnation, loaded) = try await database.read(tenant, queries) { results in
             guard let row = results[0].first else { throw RegistryError(.notFound, "no tenant \(tenant)") }
+            let statusText = try row.decode(0, as: String.self)
+            guard let status = Tenant.Status(rawValue: statusText) else {
+                throw PostgresError(code: .unexpectedResult, message: "unknown tenant status \(statusText)")
+            }
             let settings = (
-                status: try row.decode(0, as: String.self), retention: try row.decode(1, as: Int.self),
+                status: status, retention: try row.decode(1, as: Int.self),
                 limit: try row.decode(2, as: Int.self)
             )
             let loaded = results.count > 1 ? try Self.devices(from: results[1]) : [:]

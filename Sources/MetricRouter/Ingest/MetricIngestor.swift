@@ -49,7 +49,7 @@ public struct MetricIngestor: Sendable {
         let now = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
         let names = Set(points.map(\.device))
         var snapshot = try await catalog.snapshot(tenant, devices: names.filter(Self.isDeviceID))
-        if snapshot.status == "suspended" && !principal.platformAdmin {
+        if snapshot.status == .suspended && !principal.platformAdmin {
             throw RegistryError(.tenantSuspended, "tenant \(tenant) is suspended")
         }
         var plan = PointValidator(snapshot: snapshot, now: now).validate(points)
@@ -71,10 +71,10 @@ public struct MetricIngestor: Sendable {
                 throw IngestError(.unavailable, "sensors changed while this request was checked; retry it")
             }
         }
-        var batch = PointBatch(tenant: tenant.rawValue, checkedAgainst: snapshot.stamp)
+        var batch = PointBatch(tenant: tenant, checkedAgainst: snapshot.stamp)
         for point in plan.resolved { batch.append(sensorID: point.sensorID, time: point.time, value: point.value) }
         try await writer.write(batch)
-        activity.record(tenant: tenant.rawValue, devices: names, at: now)
+        activity.record(tenant: tenant, devices: names, at: now)
         return batch.count
     }
 

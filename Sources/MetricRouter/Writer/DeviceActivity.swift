@@ -15,7 +15,7 @@ public final class DeviceActivity: Service, Sendable {
     private let logger: Logger
     private let interval: Duration
     /// tenant → device → latest moment seen (µs since 1970).
-    private let seen = Mutex<[String: [String: Int64]]>([:])
+    private let seen = Mutex<[TenantID: [String: Int64]]>([:])
 
     public init(database: TenantDatabase, logger: Logger, interval: Duration = .seconds(1)) {
         self.database = database
@@ -24,7 +24,7 @@ public final class DeviceActivity: Service, Sendable {
     }
 
     /// Notes that `devices` of `tenant` were heard from at `time`.
-    public func record(tenant: String, devices: Set<String>, at time: Int64) {
+    public func record(tenant: TenantID, devices: Set<String>, at time: Int64) {
         seen.withLock { seen in
             for device in devices where seen[tenant]?[device] ?? .min < time {
                 seen[tenant, default: [:]][device] = time
@@ -47,11 +47,10 @@ public final class DeviceActivity: Service, Sendable {
             return seen
         }
         for (tenant, devices) in pending {
-            guard let id = TenantID(tenant) else { continue }
             let names = devices.keys.sorted()
             let times = names.map { RFC3339.format(unixMicros: devices[$0]!) }
             do {
-                try await database.withTenant(id) { db in
+                try await database.withTenant(tenant) { db in
                     _ = try db.query(
                         """
                         UPDATE millwright.devices d SET last_seen_at = s.seen

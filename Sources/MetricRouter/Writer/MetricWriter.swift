@@ -243,8 +243,7 @@ public final class MetricWriter: Service, Sendable {
     static func upsert(_ batches: [PointBatch], on connection: PostgresConnection) throws {
         try connection.transaction(prologue: []) { _ in
             for batch in try admit(batches, on: connection) where batch.count > 0 {
-                guard let tenant = TenantID(batch.tenant) else { continue }
-                _ = try connection.pipeline([TenantDatabase.scope(tenant)] + PointCopy.upserts(batch))
+                _ = try connection.pipeline([TenantDatabase.scope(batch.tenant)] + PointCopy.upserts(batch))
             }
         }
     }
@@ -259,7 +258,8 @@ public final class MetricWriter: Service, Sendable {
     static func admit(_ batches: [PointBatch], on connection: PostgresConnection) throws -> [PointBatch] {
         let tenants = Set(batches.map(\.tenant)).sorted()
         let rows = try connection.query(
-            "SELECT tenant_id, incarnation, version FROM millwright.admit_points(\(PostgresTextArray(tenants))::text[])")
+            "SELECT tenant_id, incarnation, version FROM millwright.admit_points(\(PostgresTextArray(tenants.map(\.rawValue)))::text[])"
+        )
         var current: [String: CatalogStamp] = [:]
         for row in rows.rows {
             current[try row.decode(0)] = CatalogStamp(incarnation: try row.decode(1), version: try row.decode(2))
@@ -267,7 +267,7 @@ public final class MetricWriter: Service, Sendable {
         var admitted: [PointBatch] = []
         var dropped = 0
         for batch in batches {
-            guard let now = current[batch.tenant], let tenant = TenantID(batch.tenant),
+            guard let now = current[batch.tenant.rawValue],
                 batch.checkedAgainst.map({ $0.incarnation == now.incarnation }) ?? true
             else {
                 dropped += batch.count
@@ -279,7 +279,8 @@ public final class MetricWriter: Service, Sendable {
             }
             let ids = PostgresArrayLiteral("{" + batch.sensorIDs.map(String.init).joined(separator: ",") + "}")
             let results = try connection.pipeline([
-                TenantDatabase.scope(tenant), "SELECT sensor_id FROM millwright.sensors WHERE sensor_id = ANY(\(ids)::bigint[])",
+                TenantDatabase.scope(batch.tenant),
+                "SELECT sensor_id FROM millwright.sensors WHERE sensor_id = ANY(\(ids)::bigint[])",
             ])
             let existing = Set(try results[1].rows.map { try $0.decode(0, as: Int64.self) })
             let kept = batch.keeping(existing)

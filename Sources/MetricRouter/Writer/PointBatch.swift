@@ -1,5 +1,6 @@
 import InputParsing
 import Postgres
+import Tenancy
 
 /// The validated points of one request, columnar by kind, ready for COPY.
 public struct PointBatch: Sendable {
@@ -17,7 +18,7 @@ public struct PointBatch: Sendable {
         var count: Int { sensorIDs.count }
     }
 
-    public let tenant: String
+    public let tenant: TenantID
     /// The tenant's incarnation and catalog version the points were checked against;
     /// nil when they were not (then the writer checks every sensor still exists).
     public var checkedAgainst: CatalogStamp?
@@ -28,7 +29,7 @@ public struct PointBatch: Sendable {
     /// Approximate memory held, for the writer's byte bound.
     public private(set) var bytes = 0
 
-    public init(tenant: String, checkedAgainst: CatalogStamp? = nil) {
+    public init(tenant: TenantID, checkedAgainst: CatalogStamp? = nil) {
         self.tenant = tenant
         self.checkedAgainst = checkedAgainst
     }
@@ -99,7 +100,7 @@ enum PointCopy {
                 let c = column(batch)
                 for i in 0..<c.count {
                     copy.beginRow(fields: 4)
-                    copy.text(batch.tenant)
+                    copy.text(batch.tenant.rawValue)
                     copy.int8(c.sensorIDs[i])
                     copy.timestamp(unixMicros: c.times[i])
                     write(&copy, c.values[i])
