@@ -56,7 +56,7 @@ public struct MillwrightApplication: Sendable {
         return try await withSingleConnection(configuration.migrationDatabaseURL, logger: logger) { connection in
             let applied = try runner.apply(on: connection)
             if runtimeRole != connection.user {
-                try connection.query("SELECT millwright.grant_runtime_privileges(\(runtimeRole))")
+                try RoleCheck.grantRuntimePrivileges(to: runtimeRole, on: connection)
             }
             return applied.map(\.version)
         }
@@ -163,27 +163,19 @@ public struct MillwrightApplication: Sendable {
     /// Refuses pending or changed migrations; warns about a privileged runtime role.
     private func checkDatabase(pool: PostgresPool, runner: MigrationRunner) async throws {
         let (pending, role) = try await pool.withConnection { connection in
-            let pending = try runner.pending(on: connection)
-            let row = try connection.query(
-                """
-                SELECT r.rolsuper, r.rolbypassrls,
-                       coalesce((SELECT nspowner = r.oid FROM pg_namespace WHERE nspname = 'millwright'), false)
-                FROM pg_roles r WHERE r.rolname = current_user
-                """
-            ).first
-            let flags = try row.map {
-                (try $0.decode(0, as: Bool.self), try $0.decode(1, as: Bool.self), try $0.decode(2, as: Bool.self))
-            }
-            return (pending.map(\.version), flags)
+            (try runner.pending(on: connection).map(\.version), try RoleCheck.current(on: connection, schema: "millwright"))
         }
         guard pending.isEmpty else {
             throw MigrationError(
                 "migrations \(pending) are pending: run `millwright migrate` or set MILLWRIGHT_MIGRATE_ON_START=true")
         }
-        if let (superuser, bypass, owner) = role, superuser || bypass || owner {
+        if let role, role.isPrivileged {
             logger.warning(
                 "THE DATABASE ROLE OF MILLWRIGHT_DATABASE_URL IS PRIVILEGED: row-level security does not protect tenants from each other with it. Use a role that is not a superuser, has no BYPASSRLS and does not own the schema.",
-                metadata: ["superuser": "\(superuser)", "bypassrls": "\(bypass)", "owns_schema": "\(owner)"])
+                metadata: [
+                    "superuser": "\(role.superuser)", "bypassrls": "\(role.bypassesRowSecurity)",
+                    "owns_schema": "\(role.ownsSchema)",
+                ])
         }
     }
 
@@ -244,7 +236,7 @@ struct MaintenanceService: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let deleted = try await pool.withConnection { connection in
-                    try connection.query("SELECT millwright.maintain_metric_storage()").first?.decode(0, as: Int64.self) ?? 0
+                    try MetricStorage.maintain(on: connection)
                 }
                 if deleted > 0 { logger.info("retention enforced", metadata: ["points_deleted": "\(deleted)"]) }
                 lastRunOK.record(1)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import MetricRouter
 import NIOCore
 import Postgres
 

@@ -1,3 +1,4 @@
+import DeviceRegistry
 import Hummingbird
 import Logging
 import MetricRouter
@@ -43,13 +44,9 @@ struct MetricsEndpoint: Sendable {
     /// Devices by status across tenants (one function call; skipped when the database is away).
     private func sampleDevices() async {
         guard let pool = pools.first?.1 else { return }
-        let counts = try? await pool.withConnection { connection in
-            try connection.query("SELECT status, devices FROM millwright.device_status_counts()").rows.map {
-                (try $0.decode(0, as: String.self), try $0.decode(1, as: Int.self))
-            }
-        }
-        for (status, devices) in counts ?? [] {
-            Gauge(label: "millwright_devices", dimensions: [("status", status)]).record(devices)
+        let counts = try? await pool.withConnection { connection in try DeviceStore.statusCounts(on: connection) }
+        for (status, devices) in counts ?? [:] {
+            Gauge(label: "millwright_devices", dimensions: [("status", status.rawValue)]).record(devices)
         }
     }
 

@@ -194,24 +194,6 @@ struct PointQueryHandlers: Sendable {
     }
 }
 
-/// Which metric storage the database has, read once at start.
-public struct MetricStorage: Sendable {
-    /// `timescaledb` or `partman`.
-    public var engine: String
-    public var hasContinuousAggregate: Bool
-
-    static func load(_ connection: PostgresConnection) throws -> MetricStorage {
-        let row = try connection.query(
-            """
-            SELECT (SELECT engine FROM millwright.metric_storage),
-                   to_regclass('millwright.number_points_1m') IS NOT NULL
-            """
-        ).first
-        return MetricStorage(
-            engine: try row?.decode(0, as: String?.self) ?? "unknown", hasContinuousAggregate: try row?.decode(1) ?? false)
-    }
-}
-
 extension JSONWriter {
     mutating func value(_ value: MetricValue) {
         switch value {

@@ -113,6 +113,18 @@ public enum DeviceStore {
     }
 
     /// Deletes the device with its sensors and keys.
+    /// Devices by status across every tenant (totals only, never a tenant's id), through
+    /// `millwright.device_status_counts()`, which scopes itself to each tenant in turn.
+    public static func statusCounts(on connection: PostgresConnection) throws -> [DeviceStatus: Int] {
+        var counts: [DeviceStatus: Int] = [:]
+        for row in try connection.query("SELECT status, devices FROM millwright.device_status_counts()").rows {
+            if let status = DeviceStatus(rawValue: try row.decode(0, as: String.self)) {
+                counts[status] = try row.decode(1, as: Int.self)
+            }
+        }
+        return counts
+    }
+
     public static func delete(_ id: String, on db: PostgresConnection) throws {
         let result = try db.query("DELETE FROM millwright.devices WHERE id = \(id)")
         guard result.affectedRows == 1 else { throw RegistryError(.notFound, "no device \(id)") }
