@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "Auth", "Tenancy", "DeviceRegistry", "MetricRouter", "Gzip", "CZlib", "Postgres", "InputParsing",
+                "Auth", "Tenancy", "DeviceRegistry", "MetricRouter", "Gzip", "Postgres", "InputParsing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),

@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 import InputParsing
 import OpenSSLSupport
-import Postgres
 
 /// Reading and checking request bodies and query parameters.
 enum RequestInput {

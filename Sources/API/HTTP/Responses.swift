@@ -4,7 +4,6 @@ import Hummingbird
 import InputParsing
 import NIOCore
 import OpenSSLSupport
-import Postgres
 
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("X-Request-ID")!

@@ -1,7 +1,7 @@
 import Auth
 import DeviceRegistry
 import Hummingbird
-import Postgres
+import InputParsing
 import Tenancy
 
 /// `/api/v1/tenants/{tenant}/devices`: viewers read, tenant admins change.

@@ -2,7 +2,6 @@ import DeviceRegistry
 import Foundation
 import Hummingbird
 import InputParsing
-import Postgres
 import Tenancy
 
 /// A device key as the API shows it; `secret` only in the answer to its creation.

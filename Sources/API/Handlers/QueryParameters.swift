@@ -4,7 +4,6 @@ import Hummingbird
 import InputParsing
 import MetricRouter
 import OpenSSLSupport
-import Postgres
 
 /// Parsing and checking the query API's parameters; each bad one is a 400 naming it.
 enum QueryParameters {

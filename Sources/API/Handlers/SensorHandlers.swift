@@ -1,7 +1,6 @@
 import DeviceRegistry
 import Hummingbird
 import InputParsing
-import Postgres
 import Tenancy
 
 /// A sensor as the API shows it.

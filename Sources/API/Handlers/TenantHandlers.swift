@@ -1,6 +1,6 @@
 import DeviceRegistry
 import Hummingbird
-import Postgres
+import InputParsing
 import Tenancy
 
 /// `/api/v1/tenants`: platform admins manage tenants; members read their own.

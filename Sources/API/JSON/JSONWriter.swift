@@ -1,6 +1,5 @@
 import Foundation
 import InputParsing
-import Postgres
 
 /// Writes JSON straight into bytes, for responses on hot paths where `JSONEncoder`
 /// showed up in the profile (~15% of a device read). Keys are written in the order

@@ -1,7 +1,6 @@
 import Foundation
 import InputParsing
 import Logging
-import Postgres
 import Synchronization
 
 /// One JSON object per line on standard output, for Loki, journald or any collector:

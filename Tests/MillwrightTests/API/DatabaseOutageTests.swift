@@ -283,27 +283,29 @@ struct ConnectionLimitTests {
         // At most 64 refused connections wait for their answer; the next are closed at
         // once, so that refusals cannot use up the process's descriptors.
         // (Which connections wait is read from the metrics endpoint, not guessed from time.
-        // A waiting connection's two seconds may run out on a loaded machine before the
-        // surplus one arrives and free its place: then the round is tried again.)
+        // On a loaded machine the 64 may not all be waiting yet, or a waiting connection's
+        // two seconds may run out before the surplus one arrives and free its place: such
+        // a round proves nothing and is tried again.)
         var unansweredRounds = 0
-        for _ in 0..<3 where unansweredRounds == 0 {
+        for _ in 0..<5 where unansweredRounds == 0 {
             let waiting = try (0..<64).map { _ in try RawConnection(port: service.port) }
             var refusing = 0.0
-            for _ in 0..<40 where refusing < 64 {
+            for _ in 0..<80 where refusing < 64 {
                 refusing = try await service.gauge("millwright_http_connections{state=\"refusing\"}") ?? 0
                 if refusing < 64 { try await Task.sleep(for: .milliseconds(25)) }
             }
-            #expect(refusing == 64, "64 refused connections wait for their answer")
-            let surplus = try RawConnection(port: service.port)
-            try? surplus.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-            if surplus.receive(within: .seconds(3)).isEmpty { unansweredRounds += 1 }
-            surplus.close()
+            if refusing == 64 {
+                let surplus = try RawConnection(port: service.port)
+                try? surplus.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                if surplus.receive(within: .seconds(3)).isEmpty { unansweredRounds += 1 }
+                surplus.close()
+            }
             waiting.forEach { $0.close() }
             for _ in 0..<40 where try await service.gauge("millwright_http_connections{state=\"refusing\"}") ?? 0 > 0 {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
-        #expect(unansweredRounds == 1, "a refusal past 64 waiting was answered in three rounds")
+        #expect(unansweredRounds == 1, "a refusal past 64 waiting was answered in every round")
 
         held.forEach { $0.close() }
         var served = false
