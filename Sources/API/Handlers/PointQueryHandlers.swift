@@ -4,7 +4,6 @@ import Hummingbird
 import InputParsing
 import MetricRouter
 import OpenSSLSupport
-import Postgres
 import Tenancy
 
 /// Reading points back (viewer and above): raw points, time-bucketed aggregates and
@@ -112,7 +111,7 @@ struct PointQueryHandlers: Sendable {
         }
         guard !truncated else {
             throw Problem.unprocessable(
-                "the buckets' values pass \(PageBudget.bytes >> 20) MiB (first and last of long strings): "
+                "the buckets' values pass \(AggregateQuery.budgetBytes >> 20) MiB (first and last of long strings): "
                     + "narrow the range or widen the interval",
                 errors: [.init(pointer: "to", code: "response_too_large", message: "the buckets would pass the response budget")])
         }
@@ -159,12 +158,11 @@ struct PointQueryHandlers: Sendable {
         let tenant = try state.tenant(minimum: .viewer)
         let device = state.parameter("device")
         let page = try RequestInput.page(request, defaultLimit: 1000)
-        let queries: [PostgresQuery] = [
-            "SELECT 1 FROM millwright.devices WHERE id = \(device)",
-            PointQueries.latestQuery(device: device, after: page.after, limit: page.limit),
+        let queries = [
+            DeviceStore.findQuery(device), PointQueries.latestQuery(device: device, after: page.after, limit: page.limit),
         ]
         let result = try await database.readActiveTenant(tenant, state: state, queries) { results in
-            results[0].rowCount == 0 ? nil : try PointQueries.latest(from: results[1])
+            try DeviceStore.device(from: results[0]) == nil ? nil : try PointQueries.latest(from: results[1])
         }
         guard let (found, truncated) = result else { throw Problem.notFound("no device \(device)") }
         let next = RequestInput.cursor(after: found.last?.sensor, pageFull: truncated || found.count == page.limit)

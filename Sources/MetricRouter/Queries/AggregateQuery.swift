@@ -36,6 +36,9 @@ public struct AggregateQuery: Sendable {
     /// At most this many buckets per query.
     public static let maxBuckets: Int64 = 10_000
 
+    /// At most this many bytes of buckets per query (`PageBudget`).
+    public static let budgetBytes = PageBudget.bytes
+
     /// Whether this query reads the continuous aggregate.
     public var usesContinuousAggregate: Bool {
         let minute: Int64 = 60_000_000
