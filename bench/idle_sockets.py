@@ -13,6 +13,7 @@ import os
 import resource
 import socket
 import sys
+import threading
 import time
 
 port, pid = int(sys.argv[1]), int(sys.argv[2])
@@ -53,29 +54,36 @@ def phase(name, seconds=5):
           f"{latencies[-1] * 1000:.0f} ms | {used * 100:.0f} % |", flush=True)
 
 
+def attacker(timeout):
+    """A connection from 127.0.0.2 that sends nothing, or None when it could not connect."""
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.2", 0))
+        s.settimeout(timeout)
+        s.connect(("127.0.0.1", port))
+        s.settimeout(None)  # so that still_open's MSG_DONTWAIT answers at once
+        return s
+    except OSError:
+        s.close()
+        return None
+
+
+def still_open(s):
+    """Whether the service has not closed `s` (what it sent is read and dropped)."""
+    try:
+        return s.recv(1, socket.MSG_DONTWAIT) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
 print("| phase | other client's /healthz | p50 | worst | service CPU |")
 print("|---|---|---|---|---|")
 phase("before")
-held = []
-for _ in range(1100):
-    try:
-        s = socket.socket()
-        s.bind(("127.0.0.2", 0))
-        s.settimeout(2)
-        s.connect(("127.0.0.1", port))
-        held.append(s)
-    except OSError:
-        s.close()
+held = [s for s in (attacker(2) for _ in range(1100)) if s]
 time.sleep(1)
-alive = 0
-for s in held:
-    s.setblocking(False)
-    try:
-        alive += s.recv(1) != b""
-    except BlockingIOError:
-        alive += 1
-    except OSError:
-        pass
+alive = sum(still_open(s) for s in held)
 print(f"<!-- 1,100 connections tried from 127.0.0.2, {len(held)} connected, {alive} still open after 1 s -->")
 phase("1,100 idle sockets from 127.0.0.2 held", 10)
 for s in held:
@@ -85,33 +93,21 @@ phase("after they closed")
 
 # The same client reconnecting every socket the service closes, so that it always tries
 # to hold 1,100: refused connections come back at once.
-import threading
-
 stop = threading.Event()
 
 
 def reconnect_forever():
     sockets = []
     while not stop.is_set():
-        alive = []
         for s in sockets:
-            try:
-                alive.append(s) if s.recv(1, socket.MSG_DONTWAIT) != b"" else s.close()
-            except BlockingIOError:
-                alive.append(s)
-            except OSError:
+            if not still_open(s):
                 s.close()
-        sockets = alive
+        sockets = [s for s in sockets if s.fileno() != -1]
         while len(sockets) < 1100 and not stop.is_set():
-            s = socket.socket()
-            try:
-                s.bind(("127.0.0.2", 0))
-                s.settimeout(0.5)
-                s.connect(("127.0.0.1", port))
-                sockets.append(s)
-            except OSError:
-                s.close()
+            s = attacker(0.5)
+            if s is None:
                 break
+            sockets.append(s)
         time.sleep(0.05)
     for s in sockets:
         s.close()

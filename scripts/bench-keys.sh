@@ -13,13 +13,8 @@ for tool in wrk hey; do
     command -v "$tool" >/dev/null || { apt-get install -y -qq "$tool" >/dev/null 2>&1 || sudo apt-get install -y -qq "$tool"; }
 done
 scripts/install-deps.sh
-bin=${BENCH_BINARY:-}
-if [[ -z $bin ]]; then
-    swift build -c release --product millwright >/dev/null
-    bin=$(swift build -c release --show-bin-path)/millwright
-fi
-
 source scripts/throwaway-services.sh
+bin=$(bench_binary)
 throwaway_services millwright-bench-keys "${BENCH_DB_PORT:-54351}"
 throwaway_service "$bin" "${BENCH_PORT:-18093}"
 token() { issuer_token "$issuer" "$@"; }
@@ -35,7 +30,7 @@ url="$base/api/v1/tenants/bystander/devices/d1"
 curl -sf -o /dev/null "$url" -H "Authorization: Bearer $viewer"
 
 summary() { awk '/Requests\/sec/ {printf "%s req/s", $2} / 50% in/ {printf ", p50 %.2f ms", $3 * 1000} / 99% in/ {printf ", p99 %.2f ms", $3 * 1000} END {print ""}' "$1"; }
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); binary: $bin"
+bench_machine "$bin"
 echo "== bystander alone: GET /devices/d1 at 400 requests/s for ${duration}s"
 hey -z "${duration}s" -c 4 -q 100 -H "Authorization: Bearer $viewer" "$url" >"$state/alone.txt"
 echo "   $(summary "$state/alone.txt")"

@@ -8,13 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-bin=${BENCH_BINARY:-}
-if [[ -z $bin ]]; then
-    swift build -c release --product millwright >/dev/null
-    bin=$(swift build -c release --show-bin-path)/millwright
-fi
 source scripts/throwaway-services.sh
+bin=$(bench_binary)
 throwaway_services millwright-bench-reads "${BENCH_DB_PORT:-54352}"
 throwaway_service "$bin" "${BENCH_PORT:-18094}"
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); binary: $bin"
+bench_machine "$bin"
 python3 bench/read_bounds.py "$base" "$issuer" "$server_pid"

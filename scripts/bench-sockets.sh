@@ -8,18 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-bin=${BENCH_BINARY:-}
-if [[ -z $bin ]]; then
-    swift build -c release --product millwright >/dev/null
-    bin=$(swift build -c release --show-bin-path)/millwright
-fi
+source scripts/throwaway-services.sh
+bin=$(bench_binary)
 # The service under a descriptor limit of 1,024, as a default systemd service has.
 limited=$(mktemp /tmp/millwright-limited.XXXXXX)
 printf '#!/bin/sh\nexec prlimit --nofile=1024:1024 %s "$@"\n' "$bin" >"$limited"
 chmod +x "$limited"
-source scripts/throwaway-services.sh
 throwaway_services millwright-bench-sockets "${BENCH_DB_PORT:-54354}"
 throwaway_service "$limited" "${BENCH_PORT:-18096}"
 rm -f "$limited"
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); binary: $bin"
+bench_machine "$bin"
 python3 bench/idle_sockets.py "${BENCH_PORT:-18096}" "$server_pid"

@@ -10,6 +10,10 @@
 #                                   sets server_pid, base (http://127.0.0.1:PORT) and issuer.
 #                                   Its metrics listener takes a free port (MILLWRIGHT_METRICS_PORT
 #                                   to choose one), so that two scripts can run side by side.
+#
+#   bin=$(bench_binary)             what a benchmark measures: BENCH_BINARY (another build, e.g. an
+#                                   older commit's), or the release build of this checkout.
+#   bench_machine BINARY            the line a benchmark prints first: cores, CPU and binary.
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -45,4 +49,17 @@ throwaway_service() {
     server_pid=$!
     base="http://127.0.0.1:$2"
     wait_for "the service at $base" 120 "$state/serve.log" "$server_pid" -- curl -sf "$base/readyz"
+}
+
+bench_binary() {
+    if [[ -n ${BENCH_BINARY:-} ]]; then
+        echo "$BENCH_BINARY"
+        return
+    fi
+    swift build -c release --product millwright >/dev/null
+    echo "$(swift build -c release --show-bin-path)/millwright"
+}
+
+bench_machine() {
+    echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); binary: $1"
 }
