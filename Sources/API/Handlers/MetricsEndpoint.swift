@@ -25,8 +25,7 @@ struct MetricsEndpoint: Sendable {
         let router = Router()
         router.get("/metrics") { _, _ -> Response in
             sample()
-            await sampleDevices()
-            await sampleStorageJobs()
+            await sampleDatabase()
             var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
             response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return response
@@ -41,21 +40,19 @@ struct MetricsEndpoint: Sendable {
             logger: logger)
     }
 
-    /// Devices by status across tenants (one function call; skipped when the database is away).
-    private func sampleDevices() async {
+    /// From the database, on one connection (skipped when it is away): devices by status
+    /// across tenants, and TimescaleDB's jobs on the points tables, whether each one's
+    /// last run succeeded and its failures (the maintenance loop records its own).
+    private func sampleDatabase() async {
         guard let pool = pools.first?.1 else { return }
-        let counts = try? await pool.withConnection { connection in try DeviceStore.statusCounts(on: connection) }
-        for (status, devices) in counts ?? [:] {
+        let sampled = try? await pool.withConnection { connection in
+            (try DeviceStore.statusCounts(on: connection), try StorageJobs.timescaleJobs(on: connection))
+        }
+        guard let (counts, jobs) = sampled else { return }
+        for (status, devices) in counts {
             Gauge(label: "millwright_devices", dimensions: [("status", status.rawValue)]).record(devices)
         }
-    }
-
-    /// TimescaleDB's jobs on the points tables: whether each one's last run succeeded
-    /// and its failures (the maintenance loop records its own; skipped when the database is away).
-    private func sampleStorageJobs() async {
-        guard let pool = pools.first?.1 else { return }
-        let jobs = try? await pool.withConnection { connection in try StorageJobs.timescaleJobs(on: connection) }
-        for job in jobs ?? [] {
+        for job in jobs {
             Gauge(label: "millwright_storage_job_last_run_ok", dimensions: [("storage_job", job.name)])
                 .record(job.lastRunOK ? 1 : 0)
             Gauge(label: "millwright_storage_job_failures", dimensions: [("storage_job", job.name)]).record(job.failures)

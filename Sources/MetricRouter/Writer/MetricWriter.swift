@@ -264,6 +264,28 @@ public final class MetricWriter: Service, Sendable {
         for row in rows.rows {
             current[try row.decode(0)] = CatalogStamp(incarnation: try row.decode(1), version: try row.decode(2))
         }
+        // Batches checked against an older catalog: which of their sensors still exist,
+        // for all their tenants in one round trip.
+        var stale: [TenantID: Set<Int64>] = [:]
+        for batch in batches {
+            guard let now = current[batch.tenant.rawValue], batch.checkedAgainst != now else { continue }
+            stale[batch.tenant, default: []].formUnion(batch.sensorIDs)
+        }
+        // Sensor ids are unique across tenants, so one set serves every batch.
+        var existing: Set<Int64> = []
+        if !stale.isEmpty {
+            let results = try connection.pipeline(
+                stale.sorted { $0.key < $1.key }.flatMap { tenant, ids -> [PostgresQuery] in
+                    let list = PostgresArrayLiteral("{" + ids.map(String.init).joined(separator: ",") + "}")
+                    return [
+                        TenantDatabase.scope(tenant),
+                        "SELECT sensor_id FROM millwright.sensors WHERE sensor_id = ANY(\(list)::bigint[])",
+                    ]
+                })
+            for result in results.enumerated() where result.offset % 2 == 1 {
+                existing.formUnion(try result.element.rows.map { try $0.decode(0, as: Int64.self) })
+            }
+        }
         var admitted: [PointBatch] = []
         var dropped = 0
         for batch in batches {
@@ -273,16 +295,10 @@ public final class MetricWriter: Service, Sendable {
                 dropped += batch.count
                 continue
             }
-            if batch.checkedAgainst == now {
+            guard batch.checkedAgainst != now else {
                 admitted.append(batch)
                 continue
             }
-            let ids = PostgresArrayLiteral("{" + batch.sensorIDs.map(String.init).joined(separator: ",") + "}")
-            let results = try connection.pipeline([
-                TenantDatabase.scope(batch.tenant),
-                "SELECT sensor_id FROM millwright.sensors WHERE sensor_id = ANY(\(ids)::bigint[])",
-            ])
-            let existing = Set(try results[1].rows.map { try $0.decode(0, as: Int64.self) })
             let kept = batch.keeping(existing)
             dropped += batch.count - kept.count
             admitted.append(kept)
