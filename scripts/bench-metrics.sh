@@ -16,7 +16,7 @@
 #    for `points` (1,000 of one sensor), `aggregates` (24 h at 1 min) and `latest`.
 # 4. The service's peak resident memory (VmHWM).
 #
-# BENCH_DURATION (s, default 15), BENCH_PROFILE=FILE records perf during the LP 5,000 × 64 run.
+# BENCH_BINARY=/path/to/millwright measures another build; BENCH_DURATION (s, default 15), BENCH_PROFILE=FILE records perf during the LP 5,000 × 64 run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,14 +24,14 @@ scripts/install-deps.sh
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk; }
 duration=${BENCH_DURATION:-15}
 port=${BENCH_PORT:-18091}
-swift build -c release --product millwright >&2
 bin=$(swift build -c release --show-bin-path)
 
 source scripts/throwaway-services.sh
+service=$(bench_binary)
 throwaway_services millwright-bench-metrics "${BENCH_DB_PORT:-54369}"
 owner="postgresql://millwright_owner@127.0.0.1:$db_port/millwright"
 psql_owner() { psql "$owner" -v ON_ERROR_STOP=1 -qtAX "$@"; }
-throwaway_service "$bin/millwright" "$port"
+throwaway_service "$service" "$port"
 engine=$(curl -sf "$base/readyz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["storage"])')
 
 token() { issuer_token "$issuer" "$@"; }

@@ -3,6 +3,7 @@
 # the load generators all on it. Prints the figures; BENCHMARKS.md records them.
 #
 #   scripts/bench.sh            (about 2 minutes after the release build)
+#   BENCH_BINARY=/path/to/millwright scripts/bench.sh   (another build, e.g. an older commit's)
 #
 # - token verification: first sight and seen-before cost per token (millwright-bench)
 # - GET /healthz at 1,000 requests/s: the floor of HTTP and load generator, same run
@@ -18,13 +19,13 @@ done
 duration=${BENCH_DURATION:-15}
 
 port=${BENCH_PORT:-18090}
-swift build -c release --product millwright >&2
 swift build -c release --product millwright-bench >&2
 bin=$(swift build -c release --show-bin-path)
 
 source scripts/throwaway-services.sh
+service=$(bench_binary)
 throwaway_services millwright-bench "${BENCH_DB_PORT:-54359}"
-throwaway_service "$bin/millwright" "$port"
+throwaway_service "$service" "$port"
 
 token() { issuer_token "$issuer" "$@"; }
 admin=$(token platform-admin)
@@ -41,7 +42,7 @@ request = urllib.request.Request(f"{base}/api/v1/tenants/bench/devices/batch", d
 urllib.request.urlopen(request).read()
 PY
 
-echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+bench_machine "$service"
 echo "== token verification (millwright-bench)"
 "$bin/millwright-bench" "$issuer" 200000 2>/dev/null
 
