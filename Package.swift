@@ -37,7 +37,7 @@ let package = Package(
         .target(
             name: "Postgres",
             dependencies: [
-                "CLibPQ", "InputParsing",
+                "CLibPQ", "InputParsing", "Tenancy",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -57,13 +57,13 @@ let package = Package(
         .target(
             name: "Auth",
             dependencies: [
-                "CLibJWT", "CurlClient", "OpenSSLSupport", "InputParsing",
+                "CLibJWT", "CurlClient", "OpenSSLSupport", "InputParsing", "Tenancy",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
-        .target(name: "Tenancy", dependencies: ["Postgres", "InputParsing"], swiftSettings: strict),
+        .target(name: "Tenancy", dependencies: ["InputParsing"], swiftSettings: strict),
         .target(
             name: "DeviceRegistry",
             dependencies: ["Tenancy", "Postgres", "Auth", "OpenSSLSupport", "InputParsing"],
@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "MetricRouter",
             dependencies: [
-                "Tenancy", "DeviceRegistry", "Postgres", "InputParsing",
+                "Tenancy", "Auth", "DeviceRegistry", "Postgres", "InputParsing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -114,6 +114,7 @@ let package = Package(
                 "InputParsing",
                 "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict

@@ -94,6 +94,7 @@ public struct MillwrightApplication: Sendable {
             metadata: ["engine": "\(storage.engine)", "continuous_aggregates": "\(storage.hasContinuousAggregate)"])
 
         let database = TenantDatabase(pool: pool)
+        let registry = PostgresRegistry(database: database)
         let keys = JWKSCache(configuration: configuration.auth, logger: logger)
         let authenticator = Authenticator(
             tokens: TokenVerifier(configuration: configuration.auth, keys: keys),
@@ -104,22 +105,16 @@ public struct MillwrightApplication: Sendable {
                 connectionString: configuration.databaseURL, size: configuration.writer.flushers,
                 applicationName: "millwright-writer"),
             logger: logger)
-        let writer = MetricWriter(configuration: configuration.writer, pool: writerPool, logger: logger)
-        let activity = DeviceActivity(database: database, logger: logger)
+        let writer = MetricWriter(configuration: configuration.writer, pool: writerPool, catalog: registry, logger: logger)
+        let activity = DeviceActivity(sink: registry, logger: logger)
         let ingestor = MetricIngestor(
-            database: database, catalog: MetricCatalog(database: database), writer: writer, activity: activity)
-        var table = RouteTable()
-        table.routes +=
-            HealthHandlers(pool: pool, runner: runner, storage: storage, openAPIDocument: Self.openAPIDocument(configuration))
-            .routes()
-        table.routes += TenantHandlers(database: database).routes()
-        table.routes += DeviceHandlers(database: database, timeZones: timeZones).routes()
-        table.routes += SensorHandlers(database: database).routes()
-        table.routes += KeyHandlers(database: database).routes()
-        table.routes +=
-            IngestHandlers(ingestor: ingestor, authenticator: authenticator, tenantLabel: configuration.metricsTenantLabel)
-            .routes()
-        table.routes += PointQueryHandlers(database: database, storage: storage, timeZones: timeZones).routes()
+            catalog: MetricCatalog(source: registry), provisioning: registry, writer: writer, activity: activity)
+        let routes = Self.routes(
+            APIServices(
+                tenants: registry, devices: registry, sensors: registry, keys: registry, ingestor: ingestor,
+                points: PostgresPointReader(database: database, registry: registry, storage: storage), timeZones: timeZones,
+                readiness: { await Self.readiness(pool: pool, runner: runner) }, storageEngine: storage.engine,
+                openAPIDocument: Self.openAPIDocument(configuration), metricsTenantLabel: configuration.metricsTenantLabel))
 
         var services: [any Service] = [
             PoolService(pool: pool), PoolService(pool: writerPool),
@@ -131,9 +126,9 @@ public struct MillwrightApplication: Sendable {
             Gauge(label: "millwright_build_info", dimensions: [("version", MillwrightApplication.version)]).record(1)
             services.append(
                 MetricsEndpoint(
-                    registry: metricsRegistry, pools: [("api", pool), ("writer", writerPool)], writer: writer,
-                    connections: connectionCounter,
-                    host: configuration.metricsHost, port: configuration.metricsPort, logger: logger
+                    registry: metricsRegistry, writer: writer, connections: connectionCounter,
+                    host: configuration.metricsHost, port: configuration.metricsPort, logger: logger,
+                    sampleResources: { await Self.sample(pools: [("api", pool), ("writer", writerPool)]) }
                 ).application())
         }
         let connectionLimits = {
@@ -143,7 +138,7 @@ public struct MillwrightApplication: Sendable {
         }()
         let app = Application(
             responder: MillwrightResponder(
-                routes: table, authenticator: authenticator, logger: logger, trustedProxies: configuration.trustedProxies),
+                routes: routes, authenticator: authenticator, logger: logger, trustedProxies: configuration.trustedProxies),
             server: .http1(
                 configuration: .init(
                     additionalChannelHandlers: [ConnectionGuard(limits: connectionLimits, counter: connectionCounter)])),
@@ -176,6 +171,46 @@ public struct MillwrightApplication: Sendable {
                     "superuser": "\(role.superuser)", "bypassrls": "\(role.bypassesRowSecurity)",
                     "owns_schema": "\(role.ownsSchema)",
                 ])
+        }
+    }
+
+    /// What `/readyz` says: whether the database answers and its migrations are applied.
+    private static func readiness(pool: PostgresPool, runner: MigrationRunner) async -> Readiness {
+        do {
+            let pending = try await pool.withConnection { try runner.pending(on: $0).count }
+            return pending == 0 ? .ready : .pending(pending)
+        } catch let error as MigrationError {
+            return .migrationsDiffer("\(error)")
+        } catch {
+            return .unreachable(String(reflecting: error))
+        }
+    }
+
+    /// At each scrape: the pools' connections, and from the database on one connection
+    /// (skipped when it is away) devices by status across tenants and TimescaleDB's jobs
+    /// on the points tables (the maintenance loop records its own).
+    private static func sample(pools: [(String, PostgresPool)]) async {
+        for (name, pool) in pools {
+            let statistics = pool.statistics
+            Gauge(label: "millwright_db_pool_connections", dimensions: [("pool", name), ("state", "in_use")])
+                .record(statistics.inUse)
+            Gauge(label: "millwright_db_pool_connections", dimensions: [("pool", name), ("state", "idle")])
+                .record(statistics.idle)
+            Gauge(label: "millwright_db_pool_waiting", dimensions: [("pool", name)]).record(statistics.waiting)
+            Gauge(label: "millwright_db_pool_size", dimensions: [("pool", name)]).record(pool.configuration.size)
+        }
+        guard let pool = pools.first?.1 else { return }
+        let sampled = try? await pool.withConnection { connection in
+            (try DeviceStore.statusCounts(on: connection), try StorageJobs.timescaleJobs(on: connection))
+        }
+        guard let (counts, jobs) = sampled else { return }
+        for (status, devices) in counts {
+            Gauge(label: "millwright_devices", dimensions: [("status", status.rawValue)]).record(devices)
+        }
+        for job in jobs {
+            Gauge(label: "millwright_storage_job_last_run_ok", dimensions: [("storage_job", job.name)])
+                .record(job.lastRunOK ? 1 : 0)
+            Gauge(label: "millwright_storage_job_failures", dimensions: [("storage_job", job.name)]).record(job.failures)
         }
     }
 

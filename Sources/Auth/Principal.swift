@@ -1,3 +1,5 @@
+import Tenancy
+
 /// A role Millwright grants; anything else in a token is ignored.
 public enum Role: String, Sendable, CaseIterable, Comparable {
     case viewer
@@ -47,10 +49,11 @@ public struct UserPrincipal: Sendable, Equatable {
     public var username: String?
     /// Millwright roles the token grants.
     public var roles: Set<Role>
-    /// Tenants named by the tenant claim.
-    public var tenants: Set<String>
+    /// Tenants named by the tenant claim (names that cannot be a tenant id are dropped
+    /// when the token is read: no tenant can have them).
+    public var tenants: Set<TenantID>
 
-    public init(issuer: String, subject: String, username: String?, roles: Set<Role>, tenants: Set<String>) {
+    public init(issuer: String, subject: String, username: String?, roles: Set<Role>, tenants: Set<TenantID>) {
         self.issuer = issuer
         self.subject = subject
         self.username = username
@@ -61,7 +64,7 @@ public struct UserPrincipal: Sendable, Equatable {
     public var isPlatformAdmin: Bool { roles.contains(.platformAdmin) }
 
     /// The highest role this user holds inside `tenant`, or nil when it may not act there.
-    public func role(in tenant: String) -> Role? {
+    public func role(in tenant: TenantID) -> Role? {
         if isPlatformAdmin { return .platformAdmin }
         guard tenants.contains(tenant) else { return nil }
         return roles.max()
@@ -69,11 +72,11 @@ public struct UserPrincipal: Sendable, Equatable {
 }
 
 public struct DevicePrincipal: Sendable, Equatable {
-    public var tenant: String
+    public var tenant: TenantID
     public var deviceID: String
     public var keyID: String
 
-    public init(tenant: String, deviceID: String, keyID: String) {
+    public init(tenant: TenantID, deviceID: String, keyID: String) {
         self.tenant = tenant
         self.deviceID = deviceID
         self.keyID = keyID

@@ -114,6 +114,15 @@ public struct PostgresTextArray: PostgresEncodable {
     }
 }
 
+/// An array already in PostgreSQL's text form (`{1,2,3}`), bound as one parameter.
+public struct PostgresArrayLiteral: PostgresEncodable {
+    public let text: String
+    public init(_ text: String) { self.text = text }
+    /// Integers as an array literal (`\(PostgresArrayLiteral(ids))::bigint[]`).
+    public init(_ integers: some Sequence<Int64>) { self.text = "{" + integers.map(String.init).joined(separator: ",") + "}" }
+    public var postgresText: String? { text }
+}
+
 extension PostgresError {
     static func decoding(_ text: String, as type: String) -> PostgresError {
         PostgresError(code: .decoding, message: "cannot decode \(text.prefix(64)) as \(type)")

@@ -1,4 +1,4 @@
-import Postgres
+import Tenancy
 
 /// The database as the service sees it: every transaction is scoped either to one
 /// tenant or to the platform, and row-level security in PostgreSQL holds it there.

@@ -6,7 +6,7 @@ import HTTPTypes
 /// are; anything else becomes a generic 500 (or 503 when the database is away).
 public struct Problem: Error, Sendable, Equatable {
     /// One offending field: a JSON pointer into the request, a code and a sentence.
-    public struct FieldError: Sendable, Equatable, Codable {
+    public struct FieldError: Sendable, Equatable {
         public var pointer: String
         public var code: String
         public var message: String
@@ -24,12 +24,27 @@ public struct Problem: Error, Sendable, Equatable {
             self.column = column
         }
 
-        var body: [String: Any] {
-            var body: [String: Any] = ["pointer": pointer, "code": code, "message": message]
-            if let index { body["index"] = index }
-            if let line { body["line"] = line }
-            if let column { body["column"] = column }
-            return body
+        func write(to w: inout JSONWriter) {
+            w.beginObject()
+            w.key("code")
+            w.string(code)
+            if let column {
+                w.key("column")
+                w.integer(column)
+            }
+            if let index {
+                w.key("index")
+                w.integer(index)
+            }
+            if let line {
+                w.key("line")
+                w.integer(line)
+            }
+            w.key("message")
+            w.string(message)
+            w.key("pointer")
+            w.string(pointer)
+            w.endObject()
         }
     }
 
@@ -55,16 +70,32 @@ public struct Problem: Error, Sendable, Equatable {
         self.headers = headers
     }
 
-    var body: [String: Any] {
-        var body: [String: Any] = [
-            "type": "https://millwright.dev/problems/\(code.replacingOccurrences(of: "_", with: "-"))",
-            "title": title, "status": status.code, "detail": detail, "code": code,
-        ]
-        if !errors.isEmpty {
-            body["errors"] = errors.map(\.body)
+    /// The problem+json document, keys sorted.
+    func write(to w: inout JSONWriter, requestID: String) {
+        w.beginObject()
+        w.key("code")
+        w.string(code)
+        w.key("detail")
+        w.string(detail)
+        if let errorCount {
+            w.key("error_count")
+            w.integer(errorCount)
         }
-        if let errorCount { body["error_count"] = errorCount }
-        return body
+        if !errors.isEmpty {
+            w.key("errors")
+            w.beginArray()
+            for error in errors { error.write(to: &w) }
+            w.endArray()
+        }
+        w.key("request_id")
+        w.string(requestID)
+        w.key("status")
+        w.integer(Int(status.code))
+        w.key("title")
+        w.string(title)
+        w.key("type")
+        w.string("https://millwright.dev/problems/\(code.replacingOccurrences(of: "_", with: "-"))")
+        w.endObject()
     }
 }
 

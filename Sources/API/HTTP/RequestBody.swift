@@ -78,8 +78,8 @@ enum RequestInput {
 
 extension JSONResponse {
     /// 200 with an ETag, or 304 when `If-None-Match` already names it.
-    static func conditional(_ request: Request, _ value: some Encodable) throws -> Response {
-        let body = try encode(value)
+    static func conditional(_ request: Request, _ value: some JSONBodyWriting) throws -> Response {
+        let body = encode(value)
         let etag = entityTag(body)
         if RequestInput.ifNoneMatchHits(request.headers[.ifNoneMatchHeader], etag: etag) {
             return Response(status: .notModified, headers: [.eTag: etag])
@@ -90,7 +90,7 @@ extension JSONResponse {
     }
 
     /// 201 with `Location` and `ETag`.
-    static func created(_ location: String, _ value: some Encodable) throws -> Response {
+    static func created(_ location: String, _ value: some JSONBodyWriting) throws -> Response {
         try make(.created, value, headers: [.location: location], etag: true)
     }
 }

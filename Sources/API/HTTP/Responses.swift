@@ -14,31 +14,19 @@ extension HTTPField.Name {
     static let xForwardedHost = HTTPField.Name("X-Forwarded-Host")!
 }
 
-/// JSON responses: sorted keys, RFC 3339 timestamps with microseconds.
+/// JSON responses, all written by `JSONWriter`: keys sorted, RFC 3339 timestamps with
+/// microseconds.
 enum JSONResponse {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(RFC3339.format(date))
-        }
-        return encoder
-    }()
-
-    static func encode(_ value: some Encodable) throws -> [UInt8] {
-        if let direct = value as? any JSONBodyWriting {
-            var writer = JSONWriter()
-            direct.write(to: &writer)
-            return writer.bytes
-        }
-        return [UInt8](try encoder.encode(value))
+    static func encode(_ value: some JSONBodyWriting) -> [UInt8] {
+        var writer = JSONWriter()
+        value.write(to: &writer)
+        return writer.bytes
     }
 
     static func make(
-        _ status: HTTPResponse.Status, _ value: some Encodable, headers: HTTPFields = [:], etag: Bool = false
+        _ status: HTTPResponse.Status, _ value: some JSONBodyWriting, headers: HTTPFields = [:], etag: Bool = false
     ) throws -> Response {
-        let body = try encode(value)
+        let body = encode(value)
         var headers = headers
         headers[.contentType] = "application/json"
         if etag { headers[.eTag] = entityTag(body) }
@@ -52,10 +40,9 @@ enum JSONResponse {
     }
 
     static func problem(_ problem: Problem, requestID: String) -> Response {
-        var body = problem.body
-        body["request_id"] = requestID
-        let bytes =
-            (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        var writer = JSONWriter()
+        problem.write(to: &writer, requestID: requestID)
+        let bytes = writer.bytes
         var headers = problem.headers
         headers[.contentType] = "application/problem+json"
         headers[.requestID] = requestID
@@ -68,18 +55,16 @@ enum JSONResponse {
 }
 
 /// A page of a list.
-struct Page<Item: Encodable>: Encodable {
+struct Page<Item: JSONBodyWriting>: JSONBodyWriting {
     var items: [Item]
     var nextCursor: String?
 
-    enum CodingKeys: String, CodingKey {
-        case items
-        case nextCursor = "next_cursor"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(items, forKey: .items)
-        try container.encode(nextCursor, forKey: .nextCursor)  // null, not absent, on the last page
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("items")
+        writer.value(items)
+        writer.key("next_cursor")
+        writer.string(nextCursor)  // null, not absent, on the last page
+        writer.endObject()
     }
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import InputParsing
 import Logging
+import Tenancy
 
 /// What a handler gets besides the request: who is calling, the path's parameters,
 /// the request id and a logger that carries it.
@@ -18,22 +19,77 @@ public struct RequestState: Sendable {
 }
 
 typealias Handler = @Sendable (Request, RequestState) async throws -> Response
+typealias TenantHandler = @Sendable (Request, RequestState, TenantContext) async throws -> Response
+
+/// Who may call a route, checked by the router before its handler runs.
+enum Access: Sendable {
+    /// No credential needed (health, the API description).
+    case anonymous
+    /// Platform admins only, outside any tenant (creating and listing tenants).
+    case platformAdmin
+    /// Inside one tenant: the router decides the `TenantContext` once and hands it to
+    /// the handler.
+    case tenant(TenantRequirement)
+}
+
+/// Where a tenant-scoped route names its tenant.
+enum TenantSource: Sendable {
+    /// The `{tenant}` path parameter.
+    case path
+    /// A query parameter (the InfluxDB `org`); without it the request is refused with
+    /// `missing` before authentication.
+    case query(String, missing: Problem)
+}
+
+/// How a route's errors reach its client.
+enum ErrorFormat: Sendable {
+    /// `application/problem+json` (every route of Millwright's own API).
+    case problem
+    /// InfluxDB's error body (`/api/v2/write`, whose clients parse that shape).
+    case influx
+}
 
 /// One operation: method and path template (`/api/v1/tenants/{tenant}`).
 struct Route: Sendable {
+    enum Body: Sendable {
+        case plain(Handler)
+        case tenant(TenantHandler)
+    }
+
     var method: HTTPRequest.Method
     var template: String
     var segments: [Substring]
-    /// Whether the route needs a verified principal.
-    var authenticated: Bool
-    var handler: Handler
+    var access: Access
+    var tenantSource = TenantSource.path
+    var errorFormat = ErrorFormat.problem
+    /// Checks that need no credential and come first (InfluxDB answers a missing
+    /// `bucket` with 400 before it looks at the token).
+    var preflight: (@Sendable (Request) throws -> Void)?
+    var body: Body
 
-    init(_ method: HTTPRequest.Method, _ template: String, authenticated: Bool = true, handler: @escaping Handler) {
+    /// A route without tenant: anonymous or platform-admin only.
+    init(_ method: HTTPRequest.Method, _ template: String, access: Access, handler: @escaping Handler) {
         self.method = method
         self.template = template
         self.segments = template.split(separator: "/", omittingEmptySubsequences: false)
-        self.authenticated = authenticated
-        self.handler = handler
+        self.access = access
+        self.body = .plain(handler)
+    }
+
+    /// A tenant-scoped route: the handler gets the context the router decided.
+    init(
+        _ method: HTTPRequest.Method, _ template: String, tenant requirement: TenantRequirement,
+        source: TenantSource = .path, errorFormat: ErrorFormat = .problem,
+        preflight: (@Sendable (Request) throws -> Void)? = nil, handler: @escaping TenantHandler
+    ) {
+        self.method = method
+        self.template = template
+        self.segments = template.split(separator: "/", omittingEmptySubsequences: false)
+        self.access = .tenant(requirement)
+        self.tenantSource = source
+        self.errorFormat = errorFormat
+        self.preflight = preflight
+        self.body = .tenant(handler)
     }
 
     enum Match {

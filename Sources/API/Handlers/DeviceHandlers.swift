@@ -6,37 +6,43 @@ import Tenancy
 
 /// `/api/v1/tenants/{tenant}/devices`: viewers read, tenant admins change.
 struct DeviceHandlers: Sendable {
-    let database: TenantDatabase
+    let devices: any DeviceDirectory
     let timeZones: TimeZoneNames
     static let base = "/api/v1/tenants/{tenant}/devices"
 
     func routes() -> [Route] {
         [
-            Route(.post, Self.base) { request, state in try await create(request, state) },
-            Route(.get, Self.base) { request, state in try await list(request, state) },
-            Route(.post, Self.base + "/batch") { request, state in try await batch(request, state) },
-            Route(.get, Self.base + "/{device}") { request, state in try await read(request, state) },
-            Route(.patch, Self.base + "/{device}") { request, state in try await update(request, state) },
-            Route(.delete, Self.base + "/{device}") { _, state in try await delete(state) },
+            Route(.post, Self.base, tenant: .member(.tenantAdmin)) { request, _, context in try await create(request, context) },
+            Route(.get, Self.base, tenant: .member(.viewer)) { request, _, context in try await list(request, context) },
+            Route(.post, Self.base + "/batch", tenant: .member(.tenantAdmin)) { request, _, context in
+                try await batch(request, context)
+            },
+            Route(.get, Self.base + "/{device}", tenant: .member(.viewer)) { request, state, context in
+                try await read(request, state.parameter("device"), context)
+            },
+            Route(.patch, Self.base + "/{device}", tenant: .member(.tenantAdmin)) { request, state, context in
+                try await update(request, state.parameter("device"), context)
+            },
+            Route(.delete, Self.base + "/{device}", tenant: .member(.tenantAdmin)) { _, state, context in
+                try await devices.deleteDevice(state.parameter("device"), in: context)
+                return JSONResponse.noContent()
+            },
         ]
     }
 
-    private func create(_ request: Request, _ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .tenantAdmin)
+    private func create(_ request: Request, _ context: TenantContext) async throws -> Response {
         var reader = try ObjectReader(try await RequestInput.json(request))
         let id = DeviceInput.readID(&reader)
         let fields = DeviceInput.readFields(&reader, timeZones: timeZones)
         reader.rejectUnknown(readOnly: DeviceInput.readOnly)
         try reader.finish()
         guard let id else { throw Problem.badRequest("invalid_body", "id is required") }
-        let device = try await database.withActiveTenant(tenant, state: state) { db in
-            try DeviceStore.create([(id, fields)], tenant: tenant, on: db)[0]
-        }
-        return try JSONResponse.created("/api/v1/tenants/\(tenant)/devices/\(pathSegment(device.id))", DeviceBody(device: device))
+        let device = try await devices.createDevices([NewDevice(id: id, fields: fields)], in: context)[0]
+        return try JSONResponse.created(
+            "/api/v1/tenants/\(context.tenant)/devices/\(pathSegment(device.id))", DeviceBody(device: device))
     }
 
-    private func batch(_ request: Request, _ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .tenantAdmin)
+    private func batch(_ request: Request, _ context: TenantContext) async throws -> Response {
         var reader = try ObjectReader(try await RequestInput.json(request))
         guard let list = reader.value("devices", required: true), case .array(let entries) = list else {
             reader.rejectUnknown()
@@ -45,14 +51,14 @@ struct DeviceHandlers: Sendable {
         }
         reader.rejectUnknown()
         if entries.isEmpty || entries.count > 1000 { reader.rule("devices", "invalid_count", "must hold 1 to 1000 devices") }
-        var devices: [(id: String, fields: DeviceFields)] = []
-        var sensors: [(deviceID: String, key: String, fields: SensorFields)] = []
+        var created: [NewDevice] = []
         var seen = Set<String>()
         for (index, entry) in entries.enumerated() {
             var item = try ObjectReader(entry, pointer: "/devices/\(index)")
             let id = DeviceInput.readID(&item)
             let fields = DeviceInput.readFields(&item, timeZones: timeZones)
             if let id, !seen.insert(id).inserted { item.rule("id", "duplicate", "appears twice in this batch") }
+            var sensors: [(key: String, fields: SensorFields)] = []
             if let list = item.value("sensors") {
                 if case .array(let sensorEntries) = list {
                     var keys = Set<String>()
@@ -65,7 +71,7 @@ struct DeviceHandlers: Sendable {
                         }
                         sensorReader.rejectUnknown(readOnly: SensorInput.readOnly)
                         item.absorb(sensorReader)
-                        if let id, let key, let sensorFields { sensors.append((id, key, sensorFields)) }
+                        if let key, let sensorFields { sensors.append((key, sensorFields)) }
                     }
                 } else {
                     item.typeError("sensors", expected: "an array", got: list)
@@ -73,19 +79,14 @@ struct DeviceHandlers: Sendable {
             }
             item.rejectUnknown(readOnly: DeviceInput.readOnly)
             reader.absorb(item)
-            if let id { devices.append((id, fields)) }
+            if let id { created.append(NewDevice(id: id, fields: fields, sensors: sensors)) }
         }
         try reader.finish()
-        let created = try await database.withActiveTenant(tenant, state: state) { [devices, sensors] db in
-            let created = try DeviceStore.create(devices, tenant: tenant, on: db)
-            _ = try SensorStore.create(sensors, tenant: tenant, on: db)
-            return created
-        }
-        return try JSONResponse.make(.created, ["devices": created.map(DeviceBody.init)])
+        let made = try await devices.createDevices(created, in: context)
+        return try JSONResponse.make(.created, ["devices": made.map(DeviceBody.init)])
     }
 
-    private func list(_ request: Request, _ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .viewer)
+    private func list(_ request: Request, _ context: TenantContext) async throws -> Response {
         let page = try RequestInput.page(request)
         var filter = DeviceFilter()
         for label in request.uri.queryParameters.getAll("label") {
@@ -105,36 +106,24 @@ struct DeviceHandlers: Sendable {
             }
             filter.status = status
         }
-        let query = try DeviceStore.listQuery(filter: filter, after: page.after, limit: page.limit)
-        let (devices, truncated) = try await database.readActiveTenant(tenant, state: state, [query]) { results in
-            try DeviceStore.page(from: results[0])
-        }
-        let next = RequestInput.cursor(after: devices.last?.id, pageFull: truncated || devices.count == page.limit)
-        return try JSONResponse.make(.ok, Page(items: devices.map(DeviceBody.init), nextCursor: next))
+        let (found, truncated) = try await devices.devices(filter, after: page.after, limit: page.limit, in: context)
+        let next = RequestInput.cursor(after: found.last?.id, pageFull: truncated || found.count == page.limit)
+        return try JSONResponse.make(.ok, Page(items: found.map(DeviceBody.init), nextCursor: next))
     }
 
-    private func read(_ request: Request, _ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .viewer)
-        let id = state.parameter("device")
-        let device = try await database.readActiveTenant(tenant, state: state, [DeviceStore.findQuery(id)]) { results in
-            guard let device = try DeviceStore.device(from: results[0]) else { throw RegistryError(.notFound, "no device \(id)") }
-            return device
-        }
+    private func read(_ request: Request, _ id: String, _ context: TenantContext) async throws -> Response {
+        let device = try await devices.device(id, in: context)
         return try JSONResponse.conditional(request, DeviceBody(device: device))
     }
 
-    private func update(_ request: Request, _ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .tenantAdmin)
-        let id = state.parameter("device")
+    private func update(_ request: Request, _ id: String, _ context: TenantContext) async throws -> Response {
         let patch = try await RequestInput.json(request, mergePatch: true)
         guard case .object = patch else { throw Problem.badRequest("invalid_type", "a merge patch must be a JSON object") }
         let ifMatch = request.headers[.ifMatchHeader]
-        let device = try await database.withActiveTenant(tenant, state: state) { db in
-            guard let current = try DeviceStore.find(id, on: db, forUpdate: true) else {
-                throw RegistryError(.notFound, "no device \(id)")
-            }
+        let timeZones = self.timeZones
+        let device = try await devices.updateDevice(id, in: context) { current in
             let body = DeviceBody(device: current)
-            guard RequestInput.ifMatchAllows(ifMatch, etag: JSONResponse.entityTag(try JSONResponse.encode(body))) else {
+            guard RequestInput.ifMatchAllows(ifMatch, etag: JSONResponse.entityTag(JSONResponse.encode(body))) else {
                 throw RegistryError(.preconditionFailed, "the device has changed since it was read (If-Match)")
             }
             // Read-only fields in the patch itself are refused; the merged result is checked whole.
@@ -147,15 +136,8 @@ struct DeviceHandlers: Sendable {
             let fields = DeviceInput.readFields(&reader, timeZones: timeZones)
             reader.rejectUnknown()
             try reader.finish()
-            return try DeviceStore.update(id, fields, on: db)
+            return fields
         }
         return try JSONResponse.make(.ok, DeviceBody(device: device), etag: true)
-    }
-
-    private func delete(_ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .tenantAdmin)
-        let id = state.parameter("device")
-        try await database.withActiveTenant(tenant, state: state) { db in try DeviceStore.delete(id, on: db) }
-        return JSONResponse.noContent()
     }
 }

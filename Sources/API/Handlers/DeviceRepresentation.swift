@@ -3,36 +3,8 @@ import Foundation
 import InputParsing
 
 /// A device as the API shows it.
-struct DeviceBody: Encodable {
+struct DeviceBody {
     var device: Device
-
-    enum CodingKeys: String, CodingKey {
-        case id, name, description, labels, timezone, location, metadata, status, version
-        case offlineAfterSeconds = "offline_after_seconds"
-        case autoCreateSensors = "auto_create_sensors"
-        case lastSeenAt = "last_seen_at"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        let f = device.fields
-        try c.encode(device.id, forKey: .id)
-        try c.encode(f.name, forKey: .name)
-        try c.encode(f.description, forKey: .description)
-        try c.encode(f.labels, forKey: .labels)
-        try c.encode(f.timezone, forKey: .timezone)
-        try c.encode(f.location, forKey: .location)
-        try c.encode(JSONValue.parse(Array(f.metadataJSON.utf8)) ?? .object([:]), forKey: .metadata)
-        try c.encode(f.offlineAfterSeconds, forKey: .offlineAfterSeconds)
-        try c.encode(f.autoCreateSensors, forKey: .autoCreateSensors)
-        try c.encode(device.status.rawValue, forKey: .status)
-        try c.encode(device.lastSeenAt, forKey: .lastSeenAt)
-        try c.encode(device.createdAt, forKey: .createdAt)
-        try c.encode(device.updatedAt, forKey: .updatedAt)
-        try c.encode(device.version, forKey: .version)
-    }
 
     /// The writable fields as JSON, the base a merge patch applies to.
     var editable: JSONValue {
@@ -52,7 +24,7 @@ struct DeviceBody: Encodable {
 }
 
 extension DeviceBody: JSONBodyWriting {
-    /// The same document as `encode(to:)`, keys sorted, written directly.
+    /// The device's one representation (lists, reads, writes and ETags alike), keys sorted.
     func write(to w: inout JSONWriter) {
         let f = device.fields
         w.beginObject()

@@ -1,23 +1,34 @@
 import Foundation
 import Hummingbird
-import MetricRouter
 import NIOCore
-import Postgres
+
+/// What `/readyz` reports, from the composition root's check of the database.
+enum Readiness: Sendable {
+    /// The database answers and its schema is current.
+    case ready
+    /// The database answers; this many migrations are pending.
+    case pending(Int)
+    /// The database answers, but its migrations differ from the service's.
+    case migrationsDiffer(String)
+    /// The database does not answer.
+    case unreachable(String)
+}
 
 /// `/healthz`, `/readyz` and `/openapi.yaml`: no authentication.
 struct HealthHandlers: Sendable {
-    let pool: PostgresPool
-    let runner: MigrationRunner
-    let storage: MetricStorage
+    /// Checks the database (one connection, one statement).
+    let readiness: @Sendable () async -> Readiness
+    /// `timescaledb` or `partman`.
+    let storageEngine: String
     let openAPIDocument: [UInt8]?
 
     func routes() -> [Route] {
         [
-            Route(.get, "/healthz", authenticated: false) { _, _ in
+            Route(.get, "/healthz", access: .anonymous) { _, _ in
                 try JSONResponse.make(.ok, ["status": "ok"])
             },
-            Route(.get, "/readyz", authenticated: false) { _, state in try await ready(state) },
-            Route(.get, "/openapi.yaml", authenticated: false) { _, _ in
+            Route(.get, "/readyz", access: .anonymous) { _, state in try await ready(state) },
+            Route(.get, "/openapi.yaml", access: .anonymous) { _, _ in
                 guard let openAPIDocument else { throw Problem.notFound("the API description is not installed") }
                 var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(bytes: openAPIDocument)))
                 response.headers[.contentType] = "application/yaml"
@@ -27,28 +38,23 @@ struct HealthHandlers: Sendable {
     }
 
     private func ready(_ state: RequestState) async throws -> Response {
-        let runner = self.runner
-        let pending: Result<Int, any Error>
-        do {
-            pending = .success(try await pool.withConnection { try runner.pending(on: $0).count })
-        } catch {
-            pending = .failure(error)
-        }
-        switch pending {
-        case .success(0):
+        switch await readiness() {
+        case .ready:
             return try JSONResponse.make(
-                .ok, ["status": "ready", "database": "ok", "schema": "current", "storage": storage.engine])
-        case .success(let count):
+                .ok, ["status": "ready", "database": "ok", "schema": "current", "storage": storageEngine])
+        case .pending(let count):
             return try JSONResponse.make(
                 .serviceUnavailable,
-                ["status": "not_ready", "database": "ok", "schema": "\(count) migrations pending", "storage": storage.engine],
+                ["status": "not_ready", "database": "ok", "schema": "\(count) migrations pending", "storage": storageEngine],
                 headers: [.retryAfter: "5"])
-        case .failure(let error):
-            state.logger.warning("not ready", metadata: ["error": "\(String(reflecting: error))"])
-            let schema = error is MigrationError ? "\(error)" : "unknown"
+        case .migrationsDiffer(let message):
+            state.logger.warning("not ready", metadata: ["error": "\(message)"])
             return try JSONResponse.make(
-                .serviceUnavailable,
-                ["status": "not_ready", "database": error is MigrationError ? "ok" : "unreachable", "schema": schema],
+                .serviceUnavailable, ["status": "not_ready", "database": "ok", "schema": message], headers: [.retryAfter: "5"])
+        case .unreachable(let message):
+            state.logger.warning("not ready", metadata: ["error": "\(message)"])
+            return try JSONResponse.make(
+                .serviceUnavailable, ["status": "not_ready", "database": "unreachable", "schema": "unknown"],
                 headers: [.retryAfter: "5"])
         }
     }

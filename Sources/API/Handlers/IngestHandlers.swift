@@ -12,8 +12,7 @@ import Tenancy
 /// Metric ingestion: JSON (`/metrics`), line protocol (`/write`) and the InfluxDB v2
 /// write API (`/api/v2/write`), which answers errors the way InfluxDB does.
 struct IngestHandlers: Sendable {
-    let ingestor: MetricIngestor
-    let authenticator: Authenticator
+    let ingestor: any MetricIngesting
     /// Adds the tenant to the ingest series (MILLWRIGHT_METRICS_TENANT_LABEL).
     var tenantLabel = false
 
@@ -21,31 +20,41 @@ struct IngestHandlers: Sendable {
 
     func routes() -> [Route] {
         [
-            Route(.post, Self.base + "/metrics") { request, state in try await json(request, state) },
-            Route(.post, Self.base + "/write") { request, state in try await lineProtocol(request, state) },
-            // Authenticated inside, so that every error takes InfluxDB's form.
-            Route(.post, "/api/v2/write", authenticated: false) { request, state in try await influx(request, state) },
+            Route(.post, Self.base + "/metrics", tenant: .metricsWriter) { request, _, context in
+                try await json(request, context)
+            },
+            Route(.post, Self.base + "/write", tenant: .metricsWriter) { request, _, context in
+                try await lineProtocol(request, context)
+            },
+            // The tenant is the `org` parameter, and every error takes InfluxDB's form.
+            Route(
+                .post, "/api/v2/write", tenant: .metricsWriter,
+                source: .query(
+                    "org", missing: Problem.badRequest("invalid_parameter", "org is required: the tenant to write to")),
+                errorFormat: .influx, preflight: Self.influxParameters
+            ) { request, _, context in
+                _ = try await counted("influx_v2", context.tenant) { try await writeLines(request, context) }
+                return Response(status: .noContent)
+            },
         ]
     }
 
-    private func json(_ request: Request, _ state: RequestState) async throws -> Response {
-        let (tenant, writer) = try state.metricsWriter()
+    private func json(_ request: Request, _ context: TenantContext) async throws -> Response {
         let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
         guard type == "application/json" else {
             throw Problem(.unsupportedMediaType, code: "unsupported_media_type", detail: "send the body as application/json")
         }
-        let accepted = try await counted("json", tenant) {
+        let accepted = try await counted("json", context.tenant) {
             let body = try await Self.body(request)
             let parsed = try JSONPointsParser.parse(body)
             return try await ingestor.ingest(
-                parsed.points, tenant: tenant, writer: writer, earlier: parsed.problems, earlierCount: parsed.problemCount)
+                parsed.points, in: context, earlier: parsed.problems, earlierCount: parsed.problemCount)
         }
         return try JSONResponse.make(.ok, ["accepted": accepted])
     }
 
-    private func lineProtocol(_ request: Request, _ state: RequestState) async throws -> Response {
-        let (tenant, writer) = try state.metricsWriter()
-        _ = try await counted("line_protocol", tenant) { try await writeLines(request, tenant: tenant, writer: writer) }
+    private func lineProtocol(_ request: Request, _ context: TenantContext) async throws -> Response {
+        _ = try await counted("line_protocol", context.tenant) { try await writeLines(request, context) }
         return Response(status: .noContent)
     }
 
@@ -70,27 +79,18 @@ struct IngestHandlers: Sendable {
         }
     }
 
-    private func influx(_ request: Request, _ state: RequestState) async throws -> Response {
-        var state = state
-        do {
-            let query = request.uri.queryParameters
-            guard let org = query["org"].map(String.init), !org.isEmpty else {
-                throw Problem.badRequest("invalid_parameter", "org is required: the tenant to write to")
-            }
-            guard let bucket = query["bucket"], !bucket.isEmpty else {
-                throw Problem.badRequest("invalid_parameter", "bucket is required (any name: Millwright routes by sensor kind)")
-            }
-            state.principal = try await authenticator.authenticate(request.headers[.authorization])
-            state.parameters["tenant"] = org
-            let (tenant, writer) = try state.metricsWriter()
-            _ = try await counted("influx_v2", tenant) { try await writeLines(request, tenant: tenant, writer: writer) }
-            return Response(status: .noContent)
-        } catch {
-            return InfluxError.response(MillwrightResponder.problem(for: error, state: state), requestID: state.requestID)
+    /// InfluxDB checks `org` and `bucket` before the token.
+    @Sendable private static func influxParameters(_ request: Request) throws {
+        let query = request.uri.queryParameters
+        guard let org = query["org"], !org.isEmpty else {
+            throw Problem.badRequest("invalid_parameter", "org is required: the tenant to write to")
+        }
+        guard let bucket = query["bucket"], !bucket.isEmpty else {
+            throw Problem.badRequest("invalid_parameter", "bucket is required (any name: Millwright routes by sensor kind)")
         }
     }
 
-    private func writeLines(_ request: Request, tenant: TenantID, writer: MetricIngestor.Writer) async throws -> Int {
+    private func writeLines(_ request: Request, _ context: TenantContext) async throws -> Int {
         let query = request.uri.queryParameters
         var precision = LineProtocolParser.Precision.ns
         if let raw = query["precision"] {
@@ -112,7 +112,7 @@ struct IngestHandlers: Sendable {
         let body = try await Self.body(request)
         let parsed = try LineProtocolParser.parse(body, precision: precision, deviceTag: deviceTag)
         return try await ingestor.ingest(
-            parsed.points, tenant: tenant, writer: writer, earlier: parsed.problems, earlierCount: parsed.problemCount)
+            parsed.points, in: context, earlier: parsed.problems, earlierCount: parsed.problemCount)
     }
 
     /// The body, gunzipped when `Content-Encoding: gzip`; 413 over 10 MiB either way.
@@ -137,57 +137,15 @@ struct IngestHandlers: Sendable {
     }
 }
 
-extension RequestState {
-    /// The tenant in the path, for a caller that may write metrics there: a JWT with
-    /// metrics-writer or more, or a device key of that tenant (its own device only).
-    func metricsWriter() throws(Problem) -> (TenantID, MetricIngestor.Writer) {
-        let raw = parameter("tenant")
-        guard let tenant = TenantID(raw) else { throw Problem.notFound("no tenant \(raw)") }
-        if case .device(let device) = principal {
-            guard device.tenant == tenant.rawValue else { throw Problem.notFound("no tenant \(raw)") }
-            return (tenant, .init(onlyDevice: device.deviceID, platformAdmin: false))
-        }
-        return (try self.tenant(minimum: .metricsWriter), .init(onlyDevice: nil, platformAdmin: isPlatformAdmin))
-    }
+/// Where ingestion goes: the metric router's ingestor (tests use one of their own).
+protocol MetricIngesting: Sendable {
+    func ingest(
+        _ points: [IncomingPoint], in context: TenantContext, earlier: [PointProblem], earlierCount: Int
+    ) async throws
+        -> Int
 }
 
-extension Problem {
-    static func bodyTooLarge(_ limit: Int, decompressed: Bool = false) -> Problem {
-        Problem(
-            .contentTooLarge, code: "body_too_large",
-            detail:
-                "the body\(decompressed ? " (decompressed)" : "") is larger than the \(limit / (1 << 20)) MiB this endpoint accepts"
-        )
-    }
-
-    init(ingestError error: IngestError) {
-        let errors = error.problems.map { problem in
-            FieldError(
-                pointer: problem.pointer ?? problem.line.map { "line \($0)" } ?? "", code: problem.code, message: problem.message,
-                index: problem.position.index, line: problem.position.line, column: problem.position.column)
-        }
-        switch error.code {
-        case .syntax:
-            self.init(.badRequest, code: "invalid_body", detail: error.message, errors: errors)
-            errorCount = error.problemCount
-        case .invalid:
-            self.init(.unprocessableContent, code: "points_refused", detail: error.message, errors: errors)
-            errorCount = error.problemCount
-        case .forbidden:
-            self = .forbidden(error.message)
-        case .tooManyPoints:
-            self.init(.contentTooLarge, code: "too_many_points", detail: error.message)
-        case .backpressure:
-            self.init(.tooManyRequests, code: "writer_busy", detail: error.message, headers: [.retryAfter: "1"])
-        default:
-            self.init(.serviceUnavailable, code: "unavailable", detail: error.message, headers: [.retryAfter: "5"])
-        }
-    }
-}
-
-extension PointProblem {
-    var line: Int? { position.line }
-}
+extension MetricIngestor: MetricIngesting {}
 
 /// InfluxDB's error form: `{"code": …, "message": …, "line": …}` with the message in
 /// `X-Influx-Error` too; 413 carries `maxLength` (Telegraf then halves its batch).
@@ -212,10 +170,22 @@ enum InfluxError {
                 ": " + (first.line.map { "line \($0)" + (first.column.map { " column \($0)" } ?? "") + ": " } ?? "")
                 + first.message
         }
-        var body: [String: Any] = ["code": code, "message": message]
-        if let line = problem.errors.first?.line { body["line"] = line }
-        if problem.status == .contentTooLarge { body["maxLength"] = IngestLimits.maxBodyBytes }
-        let bytes = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
+        var w = JSONWriter(capacity: 128 + message.utf8.count)
+        w.beginObject()
+        w.key("code")
+        w.string(code)
+        if let line = problem.errors.first?.line {
+            w.key("line")
+            w.integer(line)
+        }
+        if problem.status == .contentTooLarge {
+            w.key("maxLength")
+            w.integer(IngestLimits.maxBodyBytes)
+        }
+        w.key("message")
+        w.string(message)
+        w.endObject()
+        let bytes = w.bytes
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.requestID] = requestID

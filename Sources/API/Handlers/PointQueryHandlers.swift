@@ -1,3 +1,4 @@
+import Auth
 import DeviceRegistry
 import Foundation
 import Hummingbird
@@ -9,43 +10,39 @@ import Tenancy
 /// Reading points back (viewer and above): raw points, time-bucketed aggregates and
 /// the latest point of every sensor of a device.
 struct PointQueryHandlers: Sendable {
-    let database: TenantDatabase
-    let storage: MetricStorage
+    let reader: any PointReading
     let timeZones: TimeZoneNames
 
     static let sensorBase = "/api/v1/tenants/{tenant}/devices/{device}/sensors/{sensor}"
 
     func routes() -> [Route] {
         [
-            Route(.get, Self.sensorBase + "/points") { request, state in try await points(request, state) },
-            Route(.get, Self.sensorBase + "/aggregates") { request, state in try await aggregates(request, state) },
-            Route(.get, "/api/v1/tenants/{tenant}/devices/{device}/latest") { request, state in
-                try await latest(request, state)
+            Route(.get, Self.sensorBase + "/points", tenant: .member(.viewer)) { request, state, context in
+                try await points(request, state, context)
+            },
+            Route(.get, Self.sensorBase + "/aggregates", tenant: .member(.viewer)) { request, state, context in
+                try await aggregates(request, state, context)
+            },
+            Route(.get, "/api/v1/tenants/{tenant}/devices/{device}/latest", tenant: .member(.viewer)) {
+                request, state, context in
+                try await latest(request, state.parameter("device"), context)
             },
         ]
     }
 
-    private func sensor(_ tenant: TenantID, _ state: RequestState) async throws -> PointQueries.SensorRef {
-        let device = state.parameter("device")
-        let key = state.parameter("sensor")
-        let found = try await database.readActiveTenant(
-            tenant, state: state, [PointQueries.sensorQuery(device: device, sensor: key)]
-        ) { results in try PointQueries.sensor(from: results[0]) }
-        guard let found else { throw Problem.notFound("device \(device) has no sensor \(key)") }
-        return found
+    private func series(_ state: RequestState, _ context: TenantContext) async throws -> SeriesTarget {
+        try await reader.series(device: state.parameter("device"), sensor: state.parameter("sensor"), in: context)
     }
 
-    private func points(_ request: Request, _ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .viewer)
+    private func points(_ request: Request, _ state: RequestState, _ context: TenantContext) async throws -> Response {
         let query = request.uri.queryParameters
         let (from, to) = try QueryParameters.range(query)
         let limit = try QueryParameters.integer(query, "limit", default: 1000, in: 1...10_000)
         let descending = try QueryParameters.order(query)
         let cursor = try QueryParameters.cursor(query)
-        let sensor = try await sensor(tenant, state)
-        let (rows, truncated) = try await database.read(
-            tenant, [PointQueries.pointsQuery(sensor, from: from, to: to, after: cursor, descending: descending, limit: limit)]
-        ) { results in try PointQueries.points(from: results[0], kind: sensor.kind) }
+        let sensor = try await series(state, context)
+        let (rows, truncated) = try await reader.points(
+            sensor, from: from, to: to, after: cursor, descending: descending, limit: limit, in: context)
         let page = rows.prefix(limit)
         let more = truncated || rows.count > limit
         var w = JSONWriter(capacity: 64 + page.count * 48)
@@ -79,8 +76,7 @@ struct PointQueryHandlers: Sendable {
         return JSONResponse.raw(w.bytes)
     }
 
-    private func aggregates(_ request: Request, _ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .viewer)
+    private func aggregates(_ request: Request, _ state: RequestState, _ context: TenantContext) async throws -> Response {
         let query = request.uri.queryParameters
         let (from, to) = try QueryParameters.range(query)
         let (intervalText, interval) = try QueryParameters.interval(query)
@@ -92,7 +88,7 @@ struct PointQueryHandlers: Sendable {
                 "\(buckets) buckets asked for; at most \(AggregateQuery.maxBuckets): widen the interval or narrow the range",
                 errors: [.init(pointer: "interval", code: "too_many_buckets", message: "makes more than 10000 buckets")])
         }
-        let sensor = try await sensor(tenant, state)
+        let sensor = try await series(state, context)
         let functions = requested ?? (sensor.kind.isNumeric ? [.avg, .min, .max, .count] : [.count, .first, .last])
         let refused = functions.filter { !$0.applies(to: sensor.kind) }
         guard refused.isEmpty else {
@@ -105,10 +101,8 @@ struct PointQueryHandlers: Sendable {
         }
         let aggregate = AggregateQuery(
             sensor: sensor, from: from, to: to, intervalSeconds: interval, functions: functions,
-            timezone: timezone ?? sensor.deviceTimezone, continuousAggregateAvailable: storage.hasContinuousAggregate)
-        let (rows, truncated) = try await database.read(tenant, [aggregate.query]) { results in
-            try aggregate.buckets(from: results[0])
-        }
+            timezone: timezone ?? sensor.deviceTimezone, continuousAggregateAvailable: reader.hasContinuousAggregate)
+        let (rows, truncated) = try await reader.aggregate(aggregate, in: context)
         guard !truncated else {
             throw Problem.unprocessable(
                 "the buckets' values pass \(AggregateQuery.budgetBytes >> 20) MiB (first and last of long strings): "
@@ -154,17 +148,9 @@ struct PointQueryHandlers: Sendable {
         return JSONResponse.raw(w.bytes)
     }
 
-    private func latest(_ request: Request, _ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .viewer)
-        let device = state.parameter("device")
+    private func latest(_ request: Request, _ device: String, _ context: TenantContext) async throws -> Response {
         let page = try RequestInput.page(request, defaultLimit: 1000)
-        let queries = [
-            DeviceStore.findQuery(device), PointQueries.latestQuery(device: device, after: page.after, limit: page.limit),
-        ]
-        let result = try await database.readActiveTenant(tenant, state: state, queries) { results in
-            try DeviceStore.device(from: results[0]) == nil ? nil : try PointQueries.latest(from: results[1])
-        }
-        guard let (found, truncated) = result else { throw Problem.notFound("no device \(device)") }
+        let (found, truncated) = try await reader.latest(device: device, after: page.after, limit: page.limit, in: context)
         let next = RequestInput.cursor(after: found.last?.sensor, pageFull: truncated || found.count == page.limit)
         var w = JSONWriter(capacity: 64 + found.count * 96)
         w.beginObject()

@@ -1,33 +1,39 @@
+import Auth
 import DeviceRegistry
 import Hummingbird
 import InputParsing
 import Tenancy
 
 /// A sensor as the API shows it.
-struct SensorBody: Encodable {
+struct SensorBody: JSONBodyWriting {
     var sensor: Sensor
 
-    enum CodingKeys: String, CodingKey {
-        case key, name, kind, unit, min, max, description, version
-        case device = "device_id"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
+    func write(to w: inout JSONWriter) {
         let f = sensor.fields
-        try c.encode(sensor.key, forKey: .key)
-        try c.encode(sensor.deviceID, forKey: .device)
-        try c.encode(f.name, forKey: .name)
-        try c.encode(f.kind.rawValue, forKey: .kind)
-        try c.encode(f.unit, forKey: .unit)
-        try c.encode(f.min, forKey: .min)
-        try c.encode(f.max, forKey: .max)
-        try c.encode(f.description, forKey: .description)
-        try c.encode(sensor.createdAt, forKey: .createdAt)
-        try c.encode(sensor.updatedAt, forKey: .updatedAt)
-        try c.encode(sensor.version, forKey: .version)
+        w.beginObject()
+        w.key("created_at")
+        w.date(sensor.createdAt)
+        w.key("description")
+        w.string(f.description)
+        w.key("device_id")
+        w.string(sensor.deviceID)
+        w.key("key")
+        w.string(sensor.key)
+        w.key("kind")
+        w.string(f.kind.rawValue)
+        w.key("max")
+        w.number(f.max)
+        w.key("min")
+        w.number(f.min)
+        w.key("name")
+        w.string(f.name)
+        w.key("unit")
+        w.string(f.unit)
+        w.key("updated_at")
+        w.date(sensor.updatedAt)
+        w.key("version")
+        w.integer(sensor.version)
+        w.endObject()
     }
 }
 
@@ -84,77 +90,60 @@ enum SensorInput {
 
 /// `/api/v1/tenants/{tenant}/devices/{device}/sensors`.
 struct SensorHandlers: Sendable {
-    let database: TenantDatabase
+    let sensors: any SensorDirectory
     static let base = "/api/v1/tenants/{tenant}/devices/{device}/sensors"
 
     func routes() -> [Route] {
         [
-            Route(.post, Self.base) { request, state in try await create(request, state) },
-            Route(.get, Self.base) { request, state in try await list(request, state) },
-            Route(.get, Self.base + "/{sensor}") { request, state in try await read(request, state) },
-            Route(.patch, Self.base + "/{sensor}") { request, state in try await update(request, state) },
-            Route(.delete, Self.base + "/{sensor}") { _, state in try await delete(state) },
+            Route(.post, Self.base, tenant: .member(.tenantAdmin)) { request, state, context in
+                try await create(request, state.parameter("device"), context)
+            },
+            Route(.get, Self.base, tenant: .member(.viewer)) { request, state, context in
+                try await list(request, state.parameter("device"), context)
+            },
+            Route(.get, Self.base + "/{sensor}", tenant: .member(.viewer)) { request, state, context in
+                let sensor = try await sensors.sensor(
+                    device: state.parameter("device"), key: state.parameter("sensor"), in: context)
+                return try JSONResponse.conditional(request, SensorBody(sensor: sensor))
+            },
+            Route(.patch, Self.base + "/{sensor}", tenant: .member(.tenantAdmin)) { request, state, context in
+                try await update(request, state.parameter("device"), state.parameter("sensor"), context)
+            },
+            Route(.delete, Self.base + "/{sensor}", tenant: .member(.tenantAdmin)) { _, state, context in
+                try await sensors.deleteSensor(device: state.parameter("device"), key: state.parameter("sensor"), in: context)
+                return JSONResponse.noContent()
+            },
         ]
     }
 
-    private func create(_ request: Request, _ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .tenantAdmin)
-        let device = state.parameter("device")
+    private func create(_ request: Request, _ device: String, _ context: TenantContext) async throws -> Response {
         var reader = try ObjectReader(try await RequestInput.json(request))
         let key = SensorInput.readKey(&reader)
         let fields = SensorInput.readFields(&reader, current: nil)
         reader.rejectUnknown(readOnly: SensorInput.readOnly)
         try reader.finish()
         guard let key, let fields else { throw Problem.badRequest("invalid_body", "key and kind are required") }
-        // A missing device fails the insert's foreign key: 404.
-        let sensor = try await database.withActiveTenant(tenant, state: state) { db in
-            try SensorStore.create([(device, key, fields)], tenant: tenant, on: db)[0]
-        }
+        let sensor = try await sensors.createSensor(device: device, key: key, fields, in: context)
         return try JSONResponse.created(
-            "/api/v1/tenants/\(tenant)/devices/\(pathSegment(device))/sensors/\(pathSegment(key))", SensorBody(sensor: sensor))
+            "/api/v1/tenants/\(context.tenant)/devices/\(pathSegment(device))/sensors/\(pathSegment(key))",
+            SensorBody(sensor: sensor))
     }
 
-    private func list(_ request: Request, _ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .viewer)
-        let device = state.parameter("device")
+    private func list(_ request: Request, _ device: String, _ context: TenantContext) async throws -> Response {
         let page = try RequestInput.page(request)
-        let queries = [
-            DeviceStore.findQuery(device), SensorStore.listQuery(device: device, after: page.after, limit: page.limit),
-        ]
-        let (sensors, truncated) = try await database.readActiveTenant(tenant, state: state, queries) { results in
-            guard try DeviceStore.device(from: results[0]) != nil else { throw RegistryError(.notFound, "no device \(device)") }
-            return try SensorStore.page(from: results[1])
-        }
-        let next = RequestInput.cursor(after: sensors.last?.key, pageFull: truncated || sensors.count == page.limit)
-        return try JSONResponse.make(.ok, Page(items: sensors.map(SensorBody.init), nextCursor: next))
+        let (found, truncated) = try await sensors.sensors(device: device, after: page.after, limit: page.limit, in: context)
+        let next = RequestInput.cursor(after: found.last?.key, pageFull: truncated || found.count == page.limit)
+        return try JSONResponse.make(.ok, Page(items: found.map(SensorBody.init), nextCursor: next))
     }
 
-    private func read(_ request: Request, _ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .viewer)
-        let (device, key) = (state.parameter("device"), state.parameter("sensor"))
-        let sensor = try await database.readActiveTenant(tenant, state: state, [SensorStore.findQuery(device: device, key: key)])
-        { results in
-            guard let sensor = try SensorStore.sensor(from: results[0]) else {
-                throw RegistryError(.notFound, "no sensor \(key) on device \(device)")
-            }
-            return sensor
-        }
-        return try JSONResponse.conditional(request, SensorBody(sensor: sensor))
-    }
-
-    private func update(_ request: Request, _ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .tenantAdmin)
-        let (device, key) = (state.parameter("device"), state.parameter("sensor"))
+    private func update(_ request: Request, _ device: String, _ key: String, _ context: TenantContext) async throws -> Response {
         let patch = try await RequestInput.json(request, mergePatch: true)
         guard case .object = patch else { throw Problem.badRequest("invalid_type", "a merge patch must be a JSON object") }
         let ifMatch = request.headers[.ifMatchHeader]
-        let sensor = try await database.withActiveTenant(tenant, state: state) { db in
-            guard let current = try SensorStore.find(device: device, key: key, on: db, forUpdate: true) else {
-                throw RegistryError(.notFound, "no sensor \(key) on device \(device)")
-            }
+        let sensor = try await sensors.updateSensor(device: device, key: key, in: context) { current in
             guard
                 RequestInput.ifMatchAllows(
-                    ifMatch, etag: JSONResponse.entityTag(try JSONResponse.encode(SensorBody(sensor: current))))
+                    ifMatch, etag: JSONResponse.entityTag(JSONResponse.encode(SensorBody(sensor: current))))
             else {
                 throw RegistryError(.preconditionFailed, "the sensor has changed since it was read (If-Match)")
             }
@@ -168,16 +157,8 @@ struct SensorHandlers: Sendable {
             reader.rejectUnknown()
             try reader.finish()
             guard let fields else { throw Problem.badRequest("invalid_body", "kind cannot be removed") }
-            return try SensorStore.update(device: device, key: key, fields, on: db)
+            return fields
         }
         return try JSONResponse.make(.ok, SensorBody(sensor: sensor), etag: true)
-    }
-
-    private func delete(_ state: RequestState) async throws -> Response {
-        let tenant = try state.tenant(minimum: .tenantAdmin)
-        let (device, key) = (state.parameter("device"), state.parameter("sensor"))
-        try await database.withActiveTenant(tenant, state: state) { db in try SensorStore.delete(device: device, key: key, on: db)
-        }
-        return JSONResponse.noContent()
     }
 }

@@ -3,22 +3,62 @@ import Hummingbird
 import InputParsing
 import Tenancy
 
+/// A tenant as the API shows it.
+struct TenantBody: JSONBodyWriting {
+    var tenant: Tenant
+
+    func write(to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("created_at")
+        w.date(tenant.createdAt)
+        w.key("device_limit")
+        w.integer(tenant.deviceLimit)
+        w.key("id")
+        w.string(tenant.id)
+        w.key("name")
+        w.string(tenant.name)
+        w.key("retention_days")
+        w.integer(tenant.retentionDays)
+        w.key("sensor_limit_per_device")
+        w.integer(tenant.sensorLimitPerDevice)
+        w.key("status")
+        w.string(tenant.status.rawValue)
+        w.key("updated_at")
+        w.date(tenant.updatedAt)
+        w.key("version")
+        w.integer(tenant.version)
+        w.endObject()
+    }
+}
+
 /// `/api/v1/tenants`: platform admins manage tenants; members read their own.
 struct TenantHandlers: Sendable {
-    let database: TenantDatabase
+    let tenants: any TenantDirectory
 
     func routes() -> [Route] {
         [
-            Route(.post, "/api/v1/tenants") { request, state in try await create(request, state) },
-            Route(.get, "/api/v1/tenants") { request, state in try await list(request, state) },
-            Route(.get, "/api/v1/tenants/{tenant}") { request, state in try await read(request, state) },
-            Route(.patch, "/api/v1/tenants/{tenant}") { request, state in try await update(request, state) },
-            Route(.delete, "/api/v1/tenants/{tenant}") { request, state in try await delete(state) },
+            Route(.post, "/api/v1/tenants", access: .platformAdmin) { request, _ in try await create(request) },
+            Route(.get, "/api/v1/tenants", access: .platformAdmin) { request, _ in
+                let page = try RequestInput.page(request)
+                let found = try await tenants.tenants(after: page.after, limit: page.limit)
+                let next = RequestInput.cursor(after: found.last?.id, pageFull: found.count == page.limit)
+                return try JSONResponse.make(.ok, Page(items: found.map(TenantBody.init), nextCursor: next))
+            },
+            // Members and platform admins alike read a tenant.
+            Route(.get, "/api/v1/tenants/{tenant}", tenant: .member(.viewer)) { request, _, context in
+                try JSONResponse.conditional(request, TenantBody(tenant: try await tenants.tenant(in: context)))
+            },
+            Route(.patch, "/api/v1/tenants/{tenant}", tenant: .platformAdmin) { request, _, context in
+                try await update(request, context.tenant)
+            },
+            Route(.delete, "/api/v1/tenants/{tenant}", tenant: .platformAdmin) { _, _, context in
+                try await tenants.deleteTenant(context.tenant)
+                return JSONResponse.noContent()
+            },
         ]
     }
 
-    private func create(_ request: Request, _ state: RequestState) async throws -> Response {
-        try state.requirePlatformAdmin()
+    private func create(_ request: Request) async throws -> Response {
         var reader = try ObjectReader(try await RequestInput.json(request))
         let rawID = reader.string("id", required: true) ?? ""
         let id = TenantID(rawID)
@@ -29,41 +69,19 @@ struct TenantHandlers: Sendable {
         reader.rejectUnknown(readOnly: ["created_at", "updated_at", "version"])
         try reader.finish()
         guard let id, let fields else { throw Problem.badRequest("invalid_body", "the body is incomplete") }
-        let tenant = try await database.withPlatform { db in try TenantStore.create(id, fields, on: db) }
-        return try JSONResponse.created("/api/v1/tenants/\(tenant.id)", tenant)
+        let tenant = try await tenants.createTenant(id, fields)
+        return try JSONResponse.created("/api/v1/tenants/\(tenant.id)", TenantBody(tenant: tenant))
     }
 
-    private func list(_ request: Request, _ state: RequestState) async throws -> Response {
-        try state.requirePlatformAdmin()
-        let page = try RequestInput.page(request)
-        let tenants = try await database.withPlatform { db in
-            try TenantStore.list(after: page.after, limit: page.limit, on: db)
-        }
-        let next = RequestInput.cursor(after: tenants.last?.id, pageFull: tenants.count == page.limit)
-        return try JSONResponse.make(.ok, Page(items: tenants, nextCursor: next))
-    }
-
-    private func read(_ request: Request, _ state: RequestState) async throws -> Response {
-        // Members and platform admins alike: a tenant-scoped session sees its own row.
-        let id = try state.tenant(minimum: .viewer)
-        let tenant = try await database.readActiveTenant(id, state: state, [TenantStore.findQuery(id)]) { results in
-            guard let tenant = try TenantStore.tenant(from: results[0]) else { throw RegistryError(.notFound, "no tenant \(id)") }
-            return tenant
-        }
-        return try JSONResponse.conditional(request, tenant)
-    }
-
-    private func update(_ request: Request, _ state: RequestState) async throws -> Response {
-        try state.requirePlatformAdminForTenant()
-        guard let id = TenantID(state.parameter("tenant")) else { throw Problem.notFound() }
+    private func update(_ request: Request, _ id: TenantID) async throws -> Response {
         let patch = try await RequestInput.json(request, mergePatch: true)
         guard case .object = patch else { throw Problem.badRequest("invalid_type", "a merge patch must be a JSON object") }
         let ifMatch = request.headers[.ifMatchHeader]
-        let tenant = try await database.withPlatform { db in
-            guard let current = try TenantStore.find(id, on: db, forUpdate: true) else {
-                throw RegistryError(.notFound, "no tenant \(id)")
-            }
-            guard RequestInput.ifMatchAllows(ifMatch, etag: JSONResponse.entityTag(try JSONResponse.encode(current))) else {
+        let tenant = try await tenants.updateTenant(id) { current in
+            guard
+                RequestInput.ifMatchAllows(
+                    ifMatch, etag: JSONResponse.entityTag(JSONResponse.encode(TenantBody(tenant: current))))
+            else {
                 throw RegistryError(.preconditionFailed, "the tenant has changed since it was read (If-Match)")
             }
             var reader = try ObjectReader(patch)
@@ -71,16 +89,9 @@ struct TenantHandlers: Sendable {
             reader.rejectUnknown(readOnly: ["id", "created_at", "updated_at", "version"])
             try reader.finish()
             guard let fields else { throw Problem.badRequest("invalid_body", "the patch is incomplete") }
-            return try TenantStore.update(id, fields, on: db)
+            return fields
         }
-        return try JSONResponse.make(.ok, tenant, etag: true)
-    }
-
-    private func delete(_ state: RequestState) async throws -> Response {
-        try state.requirePlatformAdminForTenant()
-        guard let id = TenantID(state.parameter("tenant")) else { throw Problem.notFound() }
-        try await database.withPlatform { db in try TenantStore.delete(id, on: db) }
-        return JSONResponse.noContent()
+        return try JSONResponse.make(.ok, TenantBody(tenant: tenant), etag: true)
     }
 
     /// The writable fields, over `base` for a patch (where null resets to the default).

@@ -130,3 +130,38 @@ struct JSONWriter {
 protocol JSONBodyWriting {
     func write(to writer: inout JSONWriter)
 }
+
+extension JSONWriter {
+    /// Writes any response value: the service's one way of writing JSON.
+    mutating func value(_ value: some JSONBodyWriting) {
+        value.write(to: &self)
+    }
+}
+
+extension String: JSONBodyWriting {
+    func write(to writer: inout JSONWriter) { writer.string(self) }
+}
+
+extension Int: JSONBodyWriting {
+    func write(to writer: inout JSONWriter) { writer.integer(self) }
+}
+
+extension Array: JSONBodyWriting where Element: JSONBodyWriting {
+    func write(to writer: inout JSONWriter) {
+        writer.beginArray()
+        for element in self { element.write(to: &writer) }
+        writer.endArray()
+    }
+}
+
+/// An object with its keys sorted.
+extension Dictionary: JSONBodyWriting where Key == String, Value: JSONBodyWriting {
+    func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        for (key, value) in sorted(by: { $0.key < $1.key }) {
+            writer.key(key)
+            value.write(to: &writer)
+        }
+        writer.endObject()
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import InputParsing
 import OpenSSLSupport
+import Tenancy
 
 /// The bearer value a device sends: `mwk.<tenant>.<key id>.<secret>`.
 ///
@@ -59,13 +60,13 @@ public struct DeviceKeyAuthenticator: Sendable {
 
     public func authenticate(_ credential: DeviceKeyCredential, now: Date = Date()) async throws(AuthError) -> DevicePrincipal {
         let unknown = AuthError.invalid("unknown_device_key", "the device key is not valid")
-        guard Identifier.isValid(credential.tenant, as: .tenant), Identifier.isValid(credential.keyID, as: .key) else {
+        guard let tenant = TenantID(credential.tenant), Identifier.isValid(credential.keyID, as: .key) else {
             throw unknown
         }
         if let refusal = refusals.refusal(tenant: credential.tenant, keyID: credential.keyID) { throw refusal }
         let stored: StoredDeviceKey?
         do {
-            stored = try await lookups.run { try await store.deviceKey(tenant: credential.tenant, keyID: credential.keyID) }
+            stored = try await lookups.run { try await store.deviceKey(tenant: tenant, keyID: credential.keyID) }
         } catch let error as AuthError {
             throw error
         } catch {

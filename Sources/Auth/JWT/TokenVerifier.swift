@@ -1,6 +1,7 @@
 import Foundation
 import InputParsing
 import OpenSSLSupport
+import Tenancy
 
 /// Verifies bearer JWTs from the trusted issuers and turns them into principals.
 ///
@@ -115,12 +116,14 @@ public struct TokenVerifier: Sendable {
 
     /// Tenants from the tenant claim: `"acme"`, `["acme", "beta"]`, or
     /// `{"acme": {...}, "beta": {...}}` (Keycloak's organization claim shapes).
-    static func tenants(from claim: Any?) -> Set<String> {
-        switch claim {
-        case let single as String: [single]
-        case let many as [Any]: Set(many.compactMap { $0 as? String })
-        case let keyed as [String: Any]: Set(keyed.keys)
-        default: []
-        }
+    static func tenants(from claim: Any?) -> Set<TenantID> {
+        let names: [String] =
+            switch claim {
+            case let single as String: [single]
+            case let many as [Any]: many.compactMap { $0 as? String }
+            case let keyed as [String: Any]: Array(keyed.keys)
+            default: []
+            }
+        return Set(names.compactMap { TenantID($0) })
     }
 }

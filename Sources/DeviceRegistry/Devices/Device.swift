@@ -2,7 +2,7 @@ import Foundation
 import Postgres
 
 /// Whether a device has reported recently.
-public enum DeviceStatus: String, Sendable, Codable, CaseIterable {
+public enum DeviceStatus: String, Sendable, CaseIterable {
     /// No point ever arrived.
     case neverSeen = "never_seen"
     /// The last point arrived within `offline_after_seconds`.
@@ -11,7 +11,7 @@ public enum DeviceStatus: String, Sendable, Codable, CaseIterable {
     case offline
 }
 
-public struct Location: Sendable, Equatable, Codable {
+public struct Location: Sendable, Equatable {
     public var latitude: Double
     public var longitude: Double
 
@@ -53,6 +53,19 @@ public struct Device: Sendable, Equatable {
              WHEN now() - last_seen_at <= offline_after_seconds * interval '1 second' THEN 'online'
              ELSE 'offline' END AS status
         """
+
+    public init(
+        id: String, fields: DeviceFields, status: DeviceStatus, lastSeenAt: Date?, createdAt: Date, updatedAt: Date,
+        version: Int64
+    ) {
+        self.id = id
+        self.fields = fields
+        self.status = status
+        self.lastSeenAt = lastSeenAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.version = version
+    }
 
     init(row: PostgresRow) throws {
         id = try row.decode(0)

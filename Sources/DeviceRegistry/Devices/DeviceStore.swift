@@ -8,7 +8,7 @@ public enum DeviceStore {
     /// Creates devices (one or many, all or nothing) with one statement, then checks
     /// the tenant's device limit against its count (kept by a trigger); over the limit,
     /// the caller's transaction rolls back.
-    public static func create(
+    static func create(
         _ devices: [(id: String, fields: DeviceFields)], tenant: TenantID, on db: PostgresConnection
     ) throws -> [Device] {
         let created = try insert(devices, tenant: tenant, on: db)
@@ -49,31 +49,30 @@ public enum DeviceStore {
         }
     }
 
-    public static func find(_ id: String, on db: PostgresConnection, forUpdate: Bool = false) throws -> Device? {
+    static func find(_ id: String, on db: PostgresConnection, forUpdate: Bool = false) throws -> Device? {
         var query = findQuery(id)
         if forUpdate { query.sql += " FOR UPDATE" }
         return try device(from: db.query(query))
     }
 
     /// The statement `find` runs, for pipelining with others.
-    public static func findQuery(_ id: String) -> PostgresQuery {
+    static func findQuery(_ id: String) -> PostgresQuery {
         "SELECT \(unsafeSQL: Device.columns) FROM millwright.devices WHERE id = \(id)"
     }
 
     /// The device in a result of `findQuery`, if any.
-    public static func device(from result: PostgresResult) throws -> Device? {
+    static func device(from result: PostgresResult) throws -> Device? {
         try result.first.map(Device.init(row:))
     }
 
     /// Devices ordered by id after `cursor`, filtered.
-    public static func list(filter: DeviceFilter, after cursor: String?, limit: Int, on db: PostgresConnection) throws -> [Device]
-    {
+    static func list(filter: DeviceFilter, after cursor: String?, limit: Int, on db: PostgresConnection) throws -> [Device] {
         try devices(from: db.query(listQuery(filter: filter, after: cursor, limit: limit)))
     }
 
     /// The statement `list` runs, for pipelining with others: at most `limit` devices and
     /// `PageBudget.bytes` of them.
-    public static func listQuery(filter: DeviceFilter, after cursor: String?, limit: Int) throws -> PostgresQuery {
+    static func listQuery(filter: DeviceFilter, after cursor: String?, limit: Int) throws -> PostgresQuery {
         let labels = String(decoding: try JSONEncoder().encode(filter.labels), as: UTF8.self)
         let (head, tail) = PageBudget.wrapper(orderBy: "id")
         return """
@@ -88,15 +87,15 @@ public enum DeviceStore {
     }
 
     /// A page of devices from `listQuery`, and whether the byte budget cut it short.
-    public static func page(from result: PostgresResult) throws -> (devices: [Device], truncated: Bool) {
+    static func page(from result: PostgresResult) throws -> (devices: [Device], truncated: Bool) {
         (try devices(from: result), try PageBudget.truncated(result))
     }
 
-    public static func devices(from result: PostgresResult) throws -> [Device] {
+    static func devices(from result: PostgresResult) throws -> [Device] {
         try result.rows.map(Device.init(row:))
     }
 
-    public static func update(_ id: String, _ fields: DeviceFields, on db: PostgresConnection) throws -> Device {
+    static func update(_ id: String, _ fields: DeviceFields, on db: PostgresConnection) throws -> Device {
         let result = try db.query(
             """
             UPDATE millwright.devices SET name = \(fields.name), description = \(fields.description),
@@ -112,7 +111,6 @@ public enum DeviceStore {
         return try Device(row: row)
     }
 
-    /// Deletes the device with its sensors and keys.
     /// Devices by status across every tenant (totals only, never a tenant's id), through
     /// `millwright.device_status_counts()`, which scopes itself to each tenant in turn.
     public static func statusCounts(on connection: PostgresConnection) throws -> [DeviceStatus: Int] {
@@ -125,7 +123,8 @@ public enum DeviceStore {
         return counts
     }
 
-    public static func delete(_ id: String, on db: PostgresConnection) throws {
+    /// Deletes the device with its sensors and keys.
+    static func delete(_ id: String, on db: PostgresConnection) throws {
         let result = try db.query("DELETE FROM millwright.devices WHERE id = \(id)")
         guard result.affectedRows == 1 else { throw RegistryError(.notFound, "no device \(id)") }
     }

@@ -15,7 +15,16 @@ public struct DeviceKey: Sendable, Equatable {
 
     static let columns = "id, device_id, name, created_at, expires_at, last_used_at"
 
-    public init(row: PostgresRow) throws {
+    public init(id: String, deviceID: String, name: String?, createdAt: Date, expiresAt: Date?, lastUsedAt: Date?) {
+        self.id = id
+        self.deviceID = deviceID
+        self.name = name
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.lastUsedAt = lastUsedAt
+    }
+
+    init(row: PostgresRow) throws {
         id = try row.decode(0)
         deviceID = try row.decode(1)
         name = try row.decode(2, as: String?.self)
@@ -26,7 +35,7 @@ public struct DeviceKey: Sendable, Equatable {
 }
 
 /// Device keys in the database, inside a tenant-scoped transaction the caller opened.
-public enum DeviceKeyStoreSQL {
+enum DeviceKeyStoreSQL {
     /// Creates a key; the returned credential carries the secret, which is not stored.
     public static func create(
         device: String, name: String?, expiresAt: Date?, tenant: TenantID, on db: PostgresConnection
@@ -79,14 +88,13 @@ public final class PostgresDeviceKeyStore: DeviceKeyStore {
         self.database = database
     }
 
-    public func deviceKey(tenant: String, keyID: String) async throws -> StoredDeviceKey? {
-        guard let tenantID = TenantID(tenant) else { return nil }
+    public func deviceKey(tenant: TenantID, keyID: String) async throws -> StoredDeviceKey? {
         // One round trip: it runs for every request a device key makes.
         let query: PostgresQuery = """
             SELECT device_id, secret_hash, expires_at, revoked_at IS NOT NULL FROM millwright.device_keys
             WHERE id = \(keyID)
             """
-        return try await database.read(tenantID, [query]) { results in
+        return try await database.read(tenant, [query]) { results in
             try results[0].first.map { row in
                 StoredDeviceKey(
                     tenant: tenant, deviceID: try row.decode(0), keyID: keyID,
@@ -96,8 +104,7 @@ public final class PostgresDeviceKeyStore: DeviceKeyStore {
         }
     }
 
-    public func keyUsed(tenant: String, keyID: String) async {
-        guard let tenantID = TenantID(tenant) else { return }
+    public func keyUsed(tenant: TenantID, keyID: String) async {
         // At most one write a minute per key: last_used_at is a hint, not an audit log.
         let now = ContinuousClock.now
         let due = lastWritten.withLock { written in
@@ -107,7 +114,7 @@ public final class PostgresDeviceKeyStore: DeviceKeyStore {
             return true
         }
         guard due else { return }
-        try? await database.withTenant(tenantID) { db in
+        try? await database.withTenant(tenant) { db in
             _ = try db.query(
                 """
                 UPDATE millwright.device_keys SET last_used_at = now()

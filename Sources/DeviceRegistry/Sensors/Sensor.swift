@@ -29,6 +29,18 @@ public struct Sensor: Sendable, Equatable {
 
     static let columns = "device_id, key, sensor_id, name, kind, unit, min, max, description, created_at, updated_at, version"
 
+    public init(
+        deviceID: String, key: String, sensorID: Int64, fields: SensorFields, createdAt: Date, updatedAt: Date, version: Int64
+    ) {
+        self.deviceID = deviceID
+        self.key = key
+        self.sensorID = sensorID
+        self.fields = fields
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.version = version
+    }
+
     init(row: PostgresRow) throws {
         deviceID = try row.decode(0)
         key = try row.decode(1)

@@ -3,9 +3,9 @@ import Postgres
 import Tenancy
 
 /// Sensors in the database, inside a tenant-scoped transaction the caller opened.
-public enum SensorStore {
+enum SensorStore {
     /// Creates sensors for devices (all or nothing) in one statement.
-    public static func create(
+    static func create(
         _ sensors: [(deviceID: String, key: String, fields: SensorFields)], tenant: TenantID, on db: PostgresConnection
     ) throws -> [Sensor] {
         guard !sensors.isEmpty else { return [] }
@@ -38,28 +38,28 @@ public enum SensorStore {
     }
 
     /// The sensor; `forUpdate` locks its row until the transaction ends.
-    public static func find(device: String, key: String, on db: PostgresConnection, forUpdate: Bool = false) throws -> Sensor? {
+    static func find(device: String, key: String, on db: PostgresConnection, forUpdate: Bool = false) throws -> Sensor? {
         var query = findQuery(device: device, key: key)
         if forUpdate { query.sql += " FOR UPDATE" }
         return try sensor(from: db.query(query))
     }
 
     /// The statement `find` runs, for pipelining with others.
-    public static func findQuery(device: String, key: String) -> PostgresQuery {
+    static func findQuery(device: String, key: String) -> PostgresQuery {
         "SELECT \(unsafeSQL: Sensor.columns) FROM millwright.sensors WHERE device_id = \(device) AND key = \(key)"
     }
 
-    public static func sensor(from result: PostgresResult) throws -> Sensor? {
+    static func sensor(from result: PostgresResult) throws -> Sensor? {
         try result.first.map(Sensor.init(row:))
     }
 
-    public static func list(device: String, after cursor: String?, limit: Int, on db: PostgresConnection) throws -> [Sensor] {
+    static func list(device: String, after cursor: String?, limit: Int, on db: PostgresConnection) throws -> [Sensor] {
         try sensors(from: db.query(listQuery(device: device, after: cursor, limit: limit)))
     }
 
     /// The statement `list` runs, for pipelining with others: at most `limit` sensors and
     /// `PageBudget.bytes` of them.
-    public static func listQuery(device: String, after cursor: String?, limit: Int) -> PostgresQuery {
+    static func listQuery(device: String, after cursor: String?, limit: Int) -> PostgresQuery {
         let (head, tail) = PageBudget.wrapper(orderBy: "key")
         return """
             \(unsafeSQL: head)
@@ -75,15 +75,15 @@ public enum SensorStore {
     }
 
     /// A page of sensors from `listQuery`, and whether the byte budget cut it short.
-    public static func page(from result: PostgresResult) throws -> (sensors: [Sensor], truncated: Bool) {
+    static func page(from result: PostgresResult) throws -> (sensors: [Sensor], truncated: Bool) {
         (try sensors(from: result), try PageBudget.truncated(result))
     }
 
-    public static func sensors(from result: PostgresResult) throws -> [Sensor] {
+    static func sensors(from result: PostgresResult) throws -> [Sensor] {
         try result.rows.map(Sensor.init(row:))
     }
 
-    public static func update(device: String, key: String, _ fields: SensorFields, on db: PostgresConnection) throws -> Sensor {
+    static func update(device: String, key: String, _ fields: SensorFields, on db: PostgresConnection) throws -> Sensor {
         let result = try db.query(
             """
             UPDATE millwright.sensors SET name = \(fields.name), unit = \(fields.unit), min = \(fields.min),
@@ -95,7 +95,7 @@ public enum SensorStore {
         return try Sensor(row: row)
     }
 
-    public static func delete(device: String, key: String, on db: PostgresConnection) throws {
+    static func delete(device: String, key: String, on db: PostgresConnection) throws {
         let result = try db.query("DELETE FROM millwright.sensors WHERE device_id = \(device) AND key = \(key)")
         guard result.affectedRows == 1 else { throw RegistryError(.notFound, "no sensor \(key)") }
     }

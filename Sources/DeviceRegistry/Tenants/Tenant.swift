@@ -1,10 +1,11 @@
+import Auth
 import Foundation
 import Postgres
 import Tenancy
 
 /// A customer company: the namespace of its devices.
-public struct Tenant: Sendable, Equatable, Codable {
-    public enum Status: String, Sendable, Codable, CaseIterable {
+public struct Tenant: Sendable, Equatable {
+    public enum Status: String, Sendable, CaseIterable {
         case active, suspended
     }
 
@@ -18,17 +19,23 @@ public struct Tenant: Sendable, Equatable, Codable {
     public var updatedAt: Date
     public var version: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, status, version
-        case deviceLimit = "device_limit"
-        case retentionDays = "retention_days"
-        case sensorLimitPerDevice = "sensor_limit_per_device"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
-
     static let columns =
         "id, name, status, device_limit, retention_days, sensor_limit_per_device, created_at, updated_at, version"
+
+    public init(
+        id: String, name: String, status: Status, deviceLimit: Int, retentionDays: Int, sensorLimitPerDevice: Int,
+        createdAt: Date, updatedAt: Date, version: Int64
+    ) {
+        self.id = id
+        self.name = name
+        self.status = status
+        self.deviceLimit = deviceLimit
+        self.retentionDays = retentionDays
+        self.sensorLimitPerDevice = sensorLimitPerDevice
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.version = version
+    }
 
     init(row: PostgresRow) throws {
         id = try row.decode(0)
@@ -53,5 +60,16 @@ public struct TenantFields: Sendable, Equatable {
 
     public init(name: String) {
         self.name = name
+    }
+}
+
+extension Tenant.Status {
+    /// Refuses `context` in a tenant with this status: a suspended tenant is closed to
+    /// all but platform admins. Every tenant-scoped operation (registry and ingestion)
+    /// checks suspension here and nowhere else.
+    public func admit(_ context: TenantContext) throws(RegistryError) {
+        guard self == .active || context.isPlatformAdmin else {
+            throw RegistryError(.tenantSuspended, "tenant \(context.tenant) is suspended")
+        }
     }
 }

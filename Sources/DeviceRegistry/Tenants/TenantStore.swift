@@ -4,8 +4,8 @@ import Tenancy
 
 /// Tenants in the database. Each function runs inside a transaction the caller opened
 /// (platform-scoped to create, list, change or delete; tenant-scoped to read one's own).
-public enum TenantStore {
-    public static func create(_ id: TenantID, _ fields: TenantFields, on db: PostgresConnection) throws -> Tenant {
+enum TenantStore {
+    static func create(_ id: TenantID, _ fields: TenantFields, on db: PostgresConnection) throws -> Tenant {
         do {
             let result = try db.query(
                 """
@@ -22,23 +22,23 @@ public enum TenantStore {
 
     /// The tenant; `forUpdate` locks its row until the transaction ends (for a
     /// conditional update).
-    public static func find(_ id: TenantID, on db: PostgresConnection, forUpdate: Bool = false) throws -> Tenant? {
+    static func find(_ id: TenantID, on db: PostgresConnection, forUpdate: Bool = false) throws -> Tenant? {
         var query = findQuery(id)
         if forUpdate { query.sql += " FOR UPDATE" }
         return try tenant(from: db.query(query))
     }
 
     /// The statement `find` runs, for pipelining with others.
-    public static func findQuery(_ id: TenantID) -> PostgresQuery {
+    static func findQuery(_ id: TenantID) -> PostgresQuery {
         "SELECT \(unsafeSQL: Tenant.columns) FROM millwright.tenants WHERE id = \(id.rawValue)"
     }
 
-    public static func tenant(from result: PostgresResult) throws -> Tenant? {
+    static func tenant(from result: PostgresResult) throws -> Tenant? {
         try result.first.map(Tenant.init(row:))
     }
 
     /// Tenants ordered by id, after `cursor` (an id), at most `limit`.
-    public static func list(after cursor: String?, limit: Int, on db: PostgresConnection) throws -> [Tenant] {
+    static func list(after cursor: String?, limit: Int, on db: PostgresConnection) throws -> [Tenant] {
         try db.query(
             """
             SELECT \(unsafeSQL: Tenant.columns) FROM millwright.tenants
@@ -47,7 +47,7 @@ public enum TenantStore {
         ).rows.map(Tenant.init(row:))
     }
 
-    public static func update(_ id: TenantID, _ fields: TenantFields, on db: PostgresConnection) throws -> Tenant {
+    static func update(_ id: TenantID, _ fields: TenantFields, on db: PostgresConnection) throws -> Tenant {
         let result = try db.query(
             """
             UPDATE millwright.tenants SET name = \(fields.name), status = \(fields.status.rawValue),
@@ -61,7 +61,7 @@ public enum TenantStore {
     }
 
     /// Deletes the tenant and, by cascade, everything it owns.
-    public static func delete(_ id: TenantID, on db: PostgresConnection) throws {
+    static func delete(_ id: TenantID, on db: PostgresConnection) throws {
         let result = try db.query("DELETE FROM millwright.tenants WHERE id = \(id.rawValue)")
         guard result.affectedRows == 1 else { throw RegistryError(.notFound, "no tenant \(id)") }
     }

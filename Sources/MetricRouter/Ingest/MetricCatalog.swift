@@ -1,6 +1,5 @@
 import DeviceRegistry
 import InputParsing
-import Postgres
 import Synchronization
 import Tenancy
 
@@ -17,18 +16,8 @@ import Tenancy
 /// the cache is keyed by the tenant's `created_at` as well as its id: a re-created
 /// tenant never sees its predecessor's devices and sensor ids.
 public final class MetricCatalog: Sendable {
-    public struct SensorEntry: Sendable, Equatable {
-        public var id: Int64
-        public var kind: SensorKind
-        public var min: Double?
-        public var max: Double?
-    }
-
-    public struct DeviceEntry: Sendable {
-        public var autoCreateSensors: Bool
-        public var sensors: [String: SensorEntry]
-        public var timezone: String
-    }
+    public typealias SensorEntry = CatalogSensor
+    public typealias DeviceEntry = CatalogDevice
 
     /// The tenant's settings and the devices a request asked for.
     public struct Snapshot: Sendable {
@@ -69,12 +58,12 @@ public final class MetricCatalog: Sendable {
         }
     }
 
-    private let database: TenantDatabase
+    private let source: any CatalogSource
     private let limits: Limits
     private let tenants = Mutex<[String: TenantEntry]>([:])
 
-    public init(database: TenantDatabase, limits: Limits = Limits()) {
-        self.database = database
+    public init(source: any CatalogSource, limits: Limits = Limits()) {
+        self.source = source
         self.limits = limits
     }
 
@@ -86,21 +75,8 @@ public final class MetricCatalog: Sendable {
     public func snapshot(_ tenant: TenantID, devices names: Set<String>) async throws -> Snapshot {
         let cached = tenants.withLock { $0[tenant.rawValue] }
         let missing = names.filter { cached?.devices[$0] == nil }
-        var queries = [Self.tenantQuery(tenant)]
-        if !missing.isEmpty { queries.append(Self.devicesQuery(missing)) }
-        let (settings, version, incarnation, loaded) = try await database.read(tenant, queries) { results in
-            guard let row = results[0].first else { throw RegistryError(.notFound, "no tenant \(tenant)") }
-            let statusText = try row.decode(0, as: String.self)
-            guard let status = Tenant.Status(rawValue: statusText) else {
-                throw PostgresError(code: .unexpectedResult, message: "unknown tenant status \(statusText)")
-            }
-            let settings = (
-                status: status, retention: try row.decode(1, as: Int.self),
-                limit: try row.decode(2, as: Int.self)
-            )
-            let loaded = results.count > 1 ? try Self.devices(from: results[1]) : [:]
-            return (settings, try row.decode(3, as: Int64.self), try row.decode(4, as: Int64.self), loaded)
-        }
+        let read = try await source.catalog(tenant, devices: missing)
+        let (version, incarnation, loaded) = (read.stamp.version, read.stamp.incarnation, read.devices)
         var entry = cached ?? TenantEntry(incarnation: incarnation, version: version)
         var fresh = loaded
         if entry.version != version || entry.incarnation != incarnation {
@@ -108,7 +84,7 @@ public final class MetricCatalog: Sendable {
             entry = TenantEntry(incarnation: incarnation, version: version)
             let stale = names.subtracting(missing)
             if !stale.isEmpty {
-                let reloaded = try await database.read(tenant, [Self.devicesQuery(stale)]) { try Self.devices(from: $0[0]) }
+                let reloaded = try await source.catalogDevices(tenant, stale)
                 fresh.merge(reloaded) { _, new in new }
             }
         }
@@ -145,55 +121,7 @@ public final class MetricCatalog: Sendable {
         var devices: [String: DeviceEntry] = [:]
         for name in names { devices[name] = served[name] }
         return Snapshot(
-            stamp: CatalogStamp(incarnation: incarnation, version: version), status: settings.status,
-            retentionDays: settings.retention, sensorLimitPerDevice: settings.limit,
-            devices: devices)
-    }
-
-    static func tenantQuery(_ tenant: TenantID) -> PostgresQuery {
-        """
-        SELECT t.status, t.retention_days, t.sensor_limit_per_device,
-               coalesce((SELECT v.version FROM millwright.tenant_catalog_versions v WHERE v.tenant_id = t.id), 0),
-               (extract(epoch FROM t.created_at) * 1000000)::bigint
-        FROM millwright.tenants t WHERE t.id = \(tenant.rawValue)
-        """
-    }
-
-    static func devicesQuery(_ names: Set<String>) -> PostgresQuery {
-        """
-        SELECT d.id, d.auto_create_sensors, d.timezone, s.key, s.sensor_id, s.kind, s.min, s.max
-        FROM millwright.devices d
-        LEFT JOIN millwright.sensors s ON s.tenant_id = d.tenant_id AND s.device_id = d.id
-        WHERE d.id = ANY(\(PostgresTextArray(names.sorted()))::text[])
-        """
-    }
-
-    static func devices(from result: PostgresResult) throws -> [String: DeviceEntry] {
-        var devices: [String: DeviceEntry] = [:]
-        for row in result.rows {
-            let id = try row.decode(0, as: String.self)
-            var device: DeviceEntry
-            if let known = devices[id] {
-                device = known
-            } else {
-                device = DeviceEntry(autoCreateSensors: try row.decode(1), sensors: [:], timezone: try row.decode(2))
-            }
-            if let key = try row.decode(3, as: String?.self) {
-                device.sensors[key] = try sensor(row, from: 4)
-            }
-            devices[id] = device
-        }
-        return devices
-    }
-
-    /// A sensor from columns `sensor_id, kind, min, max` starting at `column`.
-    static func sensor(_ row: PostgresRow, from column: Int) throws -> SensorEntry {
-        let kindText = try row.decode(column + 1, as: String.self)
-        guard let kind = SensorKind(rawValue: kindText) else {
-            throw PostgresError(code: .unexpectedResult, message: "unknown sensor kind \(kindText)")
-        }
-        return SensorEntry(
-            id: try row.decode(column), kind: kind, min: try row.decode(column + 2, as: Double?.self),
-            max: try row.decode(column + 3, as: Double?.self))
+            stamp: read.stamp, status: read.status, retentionDays: read.retentionDays,
+            sensorLimitPerDevice: read.sensorLimitPerDevice, devices: devices)
     }
 }

@@ -11,7 +11,7 @@ import Postgres
 public struct AggregateQuery: Sendable {
     public typealias Function = PointQueries.AggregateFunction
 
-    public var sensor: PointQueries.SensorRef
+    public var sensor: SeriesTarget
     public var from: Int64
     public var to: Int64
     public var intervalSeconds: Int64
@@ -21,7 +21,7 @@ public struct AggregateQuery: Sendable {
     public var continuousAggregateAvailable: Bool
 
     public init(
-        sensor: PointQueries.SensorRef, from: Int64, to: Int64, intervalSeconds: Int64, functions: [Function],
+        sensor: SeriesTarget, from: Int64, to: Int64, intervalSeconds: Int64, functions: [Function],
         timezone: String, continuousAggregateAvailable: Bool
     ) {
         self.sensor = sensor
@@ -52,7 +52,7 @@ public struct AggregateQuery: Sendable {
     ///
     /// `first` and `last` of raw points take the bucket's first and last time and read
     /// that point by its key, so a bucket costs the same memory however many points it holds.
-    public var query: PostgresQuery {
+    var query: PostgresQuery {
         let interval = "\(intervalSeconds) seconds"
         let fromText = RFC3339.format(unixMicros: from)
         let toText = RFC3339.format(unixMicros: to)
@@ -93,7 +93,7 @@ public struct AggregateQuery: Sendable {
             \(tail)
             """
         // Every value is a bound parameter; the text varies only by code-chosen parts.
-        return PostgresQuery(unsafeSQL: sql, binds: [interval, timezone, String(sensor.id), fromText, toText])
+        return PostgresQuery(unsafeSQL: sql, binds: [interval, timezone, String(sensor.sensorID), fromText, toText])
     }
 
     private func column(_ function: Function) -> String {
@@ -121,7 +121,7 @@ public struct AggregateQuery: Sendable {
     }
 
     /// The buckets of `query`, and whether the byte budget cut them short.
-    public func buckets(from result: PostgresResult) throws -> (buckets: [PointQueries.Bucket], truncated: Bool) {
+    func buckets(from result: PostgresResult) throws -> (buckets: [PointQueries.Bucket], truncated: Bool) {
         let buckets = try result.rows.map { row in
             var values: [Function: MetricValue?] = [:]
             for (offset, function) in functions.enumerated() {

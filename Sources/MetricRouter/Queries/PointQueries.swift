@@ -6,23 +6,26 @@ import Postgres
 /// only through the tenant-scoped views (`millwright.*_points`), so they run inside
 /// a tenant-scoped read transaction and cannot see another tenant's points.
 public enum PointQueries {
-    /// A sensor of a device, as the point queries need it.
-    public struct SensorRef: Sendable {
-        public var id: Int64
-        public var kind: SensorKind
-        public var deviceTimezone: String
-    }
-
     /// A point read back; the value keeps its kind.
     public struct StoredPoint: Sendable, Equatable {
         public var time: Int64
         public var value: MetricValue
+
+        public init(time: Int64, value: MetricValue) {
+            self.time = time
+            self.value = value
+        }
     }
 
     /// One time bucket of an aggregate query; absent functions are nil.
     public struct Bucket: Sendable {
         public var start: Int64
         public var values: [AggregateFunction: MetricValue?]
+
+        public init(start: Int64, values: [AggregateFunction: MetricValue?]) {
+            self.start = start
+            self.values = values
+        }
     }
 
     public enum AggregateFunction: String, Sendable, CaseIterable, Hashable {
@@ -37,28 +40,11 @@ public enum PointQueries {
         }
     }
 
-    public static func sensorQuery(device: String, sensor: String) -> PostgresQuery {
-        """
-        SELECT s.sensor_id, s.kind, d.timezone FROM millwright.sensors s
-        JOIN millwright.devices d ON d.tenant_id = s.tenant_id AND d.id = s.device_id
-        WHERE s.device_id = \(device) AND s.key = \(sensor)
-        """
-    }
-
-    public static func sensor(from result: PostgresResult) throws -> SensorRef? {
-        guard let row = result.first else { return nil }
-        let kind = try row.decode(1, as: String.self)
-        guard let parsed = SensorKind(rawValue: kind) else {
-            throw PostgresError(code: .unexpectedResult, message: "unknown sensor kind \(kind)")
-        }
-        return SensorRef(id: try row.decode(0), kind: parsed, deviceTimezone: try row.decode(2))
-    }
-
     /// Raw points in `[from, to)`, after `cursor` (exclusive) in the given order;
     /// `limit + 1` rows so that the caller knows whether a next page exists, and at most
     /// `PageBudget.bytes` of them (strings are what make points large).
-    public static func pointsQuery(
-        _ sensor: SensorRef, from: Int64, to: Int64, after cursor: Int64?, descending: Bool, limit: Int
+    static func pointsQuery(
+        _ sensor: SeriesTarget, from: Int64, to: Int64, after cursor: Int64?, descending: Bool, limit: Int
     ) -> PostgresQuery {
         let view = "millwright.\(sensor.kind.rawValue)_points"
         let fromText = RFC3339.format(unixMicros: from)
@@ -70,7 +56,7 @@ public enum PointQueries {
             \(unsafeSQL: head)
             SELECT (extract(epoch FROM time) * 1000000)::bigint AS t, value, \(unsafeSQL: bytes) AS item_bytes
             FROM \(unsafeSQL: view)
-            WHERE sensor_id = \(sensor.id) AND time >= \(fromText)::timestamptz AND time < \(toText)::timestamptz
+            WHERE sensor_id = \(sensor.sensorID) AND time >= \(fromText)::timestamptz AND time < \(toText)::timestamptz
               AND (\(cursorText)::timestamptz IS NULL OR time \(unsafeSQL: descending ? "<" : ">") \(cursorText)::timestamptz)
             ORDER BY time \(unsafeSQL: descending ? "DESC" : "ASC") LIMIT \(limit + 1)
             \(unsafeSQL: tail)
@@ -78,23 +64,26 @@ public enum PointQueries {
     }
 
     /// Points from `pointsQuery`, and whether the byte budget cut them short.
-    public static func points(from result: PostgresResult, kind: SensorKind) throws -> (points: [StoredPoint], truncated: Bool) {
+    static func points(from result: PostgresResult, kind: SensorKind) throws -> (points: [StoredPoint], truncated: Bool) {
         let points = try result.rows.map { row in
             StoredPoint(time: try row.decode(0), value: try value(row, 1, kind))
         }
         return (points, try PageBudget.truncated(result))
     }
 
-    /// The latest point of each sensor of a device after `cursor` (a sensor key) in key
-    /// order (one index probe per sensor), sensors without points included with nil: at
-    /// most `limit` sensors and `PageBudget.bytes` of them.
-    public static func latestQuery(device: String, after cursor: String?, limit: Int) -> PostgresQuery {
-        let (head, tail) = PageBudget.wrapper(orderBy: "key")
+    /// The latest point of each of `sensors` (a page of a device's sensors, in key
+    /// order; one index probe each), sensors without points included with nil: at most
+    /// `PageBudget.bytes` of them.
+    static func latestQuery(_ sensors: [Sensor]) -> PostgresQuery {
+        let keys = PostgresTextArray(sensors.map(\.key))
+        let ids = PostgresArrayLiteral(sensors.map(\.sensorID))
+        let kinds = PostgresTextArray(sensors.map(\.fields.kind.rawValue))
+        let (head, tail) = PageBudget.wrapper(orderBy: "n")
         return """
             \(unsafeSQL: head)
             SELECT s.key, s.kind, (extract(epoch FROM p.time) * 1000000)::bigint, p.value::text,
-                   128 + octet_length(to_json(s.key)::text) + coalesce(octet_length(p.value), 0) AS item_bytes
-            FROM millwright.sensors s
+                   128 + octet_length(to_json(s.key)::text) + coalesce(octet_length(p.value), 0) AS item_bytes, s.n
+            FROM unnest(\(keys)::text[], \(ids)::bigint[], \(kinds)::text[]) WITH ORDINALITY AS s (key, sensor_id, kind, n)
             LEFT JOIN LATERAL (
                 SELECT time, value::text FROM millwright.number_points WHERE s.kind = 'number' AND sensor_id = s.sensor_id
                 ORDER BY time DESC LIMIT 1) n ON true
@@ -109,8 +98,7 @@ public enum PointQueries {
                 ORDER BY time DESC LIMIT 1) t ON true
             CROSS JOIN LATERAL (SELECT coalesce(n.time, i.time, b.time, t.time) AS time,
                                        coalesce(n.value, i.value, b.value, t.value) AS value) p
-            WHERE s.device_id = \(device) AND (\(cursor)::text IS NULL OR s.key > \(cursor))
-            ORDER BY s.key LIMIT \(limit)
+            ORDER BY s.n
             \(unsafeSQL: tail)
             """
     }
@@ -119,10 +107,16 @@ public enum PointQueries {
         public var sensor: String
         public var kind: SensorKind
         public var point: StoredPoint?
+
+        public init(sensor: String, kind: SensorKind, point: StoredPoint?) {
+            self.sensor = sensor
+            self.kind = kind
+            self.point = point
+        }
     }
 
     /// Sensors from `latestQuery`, and whether the byte budget cut them short.
-    public static func latest(from result: PostgresResult) throws -> (sensors: [Latest], truncated: Bool) {
+    static func latest(from result: PostgresResult) throws -> (sensors: [Latest], truncated: Bool) {
         let sensors = try result.rows.map { row in
             let kindText = try row.decode(1, as: String.self)
             guard let kind = SensorKind(rawValue: kindText) else {

@@ -1,6 +1,5 @@
-import InputParsing
+import DeviceRegistry
 import Logging
-import Postgres
 import ServiceLifecycle
 import Synchronization
 import Tenancy
@@ -11,14 +10,14 @@ import Tenancy
 ///
 /// Start: run it as a `Service`; shut down: graceful shutdown writes what is noted.
 public final class DeviceActivity: Service, Sendable {
-    private let database: TenantDatabase
+    private let sink: any LastSeenSink
     private let logger: Logger
     private let interval: Duration
     /// tenant → device → latest moment seen (µs since 1970).
     private let seen = Mutex<[TenantID: [String: Int64]]>([:])
 
-    public init(database: TenantDatabase, logger: Logger, interval: Duration = .seconds(1)) {
-        self.database = database
+    public init(sink: any LastSeenSink, logger: Logger, interval: Duration = .seconds(1)) {
+        self.sink = sink
         self.logger = logger
         self.interval = interval
     }
@@ -47,17 +46,8 @@ public final class DeviceActivity: Service, Sendable {
             return seen
         }
         for (tenant, devices) in pending {
-            let names = devices.keys.sorted()
-            let times = names.map { RFC3339.format(unixMicros: devices[$0]!) }
             do {
-                try await database.withTenant(tenant) { db in
-                    _ = try db.query(
-                        """
-                        UPDATE millwright.devices d SET last_seen_at = s.seen
-                        FROM unnest(\(PostgresTextArray(names))::text[], \(PostgresTextArray(times))::timestamptz[]) AS s (id, seen)
-                        WHERE d.id = s.id AND (d.last_seen_at IS NULL OR d.last_seen_at < s.seen)
-                        """)
-                }
+                try await sink.markSeen(devices, tenant: tenant)
             } catch {
                 // Not worth failing anything for: the next write notes the device again.
                 logger.warning("could not update devices' last_seen_at", metadata: ["error": "\(String(reflecting: error))"])

@@ -1,3 +1,4 @@
+import DeviceRegistry
 import InputParsing
 import Logging
 import Metrics
@@ -64,11 +65,13 @@ public final class MetricWriter: Service, Sendable {
 
     public let configuration: Configuration
     private let pool: PostgresPool
+    private let catalog: any CatalogSource
     private let logger: Logger
     private let state = Mutex(State())
 
     /// `pool` should be the writer's own: flushes then never wait behind queries.
-    public init(configuration: Configuration, pool: PostgresPool, logger: Logger) {
+    public init(configuration: Configuration, pool: PostgresPool, catalog: any CatalogSource, logger: Logger) {
+        self.catalog = catalog
         self.configuration = configuration
         self.pool = pool
         self.logger = logger
@@ -188,7 +191,7 @@ public final class MetricWriter: Service, Sendable {
     private func flush(_ items: [Pending]) async {
         let batches = items.map(\.batch)
         do {
-            try await pool.withConnection { connection in try Self.copy(batches, on: connection) }
+            try await pool.withConnection { connection in try self.copy(batches, on: connection) }
             Counter(label: "millwright_writer_flushes_total", dimensions: [("path", "copy")]).increment()
             items.forEach { $0.continuation.resume() }
             return
@@ -204,7 +207,7 @@ public final class MetricWriter: Service, Sendable {
                 "metric flush failed; writing its requests one by one", metadata: ["error": "\(String(reflecting: error))"])
         }
         do {
-            try await pool.withConnection { connection in try Self.upsert(batches, on: connection) }
+            try await pool.withConnection { connection in try self.upsert(batches, on: connection) }
             Counter(label: "millwright_writer_flushes_total", dimensions: [("path", "upsert")]).increment()
             items.forEach { $0.continuation.resume() }
             return
@@ -216,7 +219,7 @@ public final class MetricWriter: Service, Sendable {
         }
         for item in items {
             do {
-                try await pool.withConnection { connection in try Self.upsert([item.batch], on: connection) }
+                try await pool.withConnection { connection in try self.upsert([item.batch], on: connection) }
                 item.continuation.resume()
             } catch {
                 logger.error("metric batch refused by the database", metadata: ["error": "\(String(reflecting: error))"])
@@ -231,7 +234,7 @@ public final class MetricWriter: Service, Sendable {
     }
 
     /// The fast path: one binary COPY per kind, one transaction.
-    static func copy(_ batches: [PointBatch], on connection: PostgresConnection) throws {
+    func copy(_ batches: [PointBatch], on connection: PostgresConnection) throws {
         try connection.transaction(prologue: []) { _ in
             for (kind, body) in PointCopy.bodies(try admit(batches, on: connection)) {
                 try connection.copyIn(unsafeSQL: PointCopy.statement(kind), data: body)
@@ -240,7 +243,7 @@ public final class MetricWriter: Service, Sendable {
     }
 
     /// The re-send path: per tenant, its scope and an upsert per kind, one transaction.
-    static func upsert(_ batches: [PointBatch], on connection: PostgresConnection) throws {
+    func upsert(_ batches: [PointBatch], on connection: PostgresConnection) throws {
         try connection.transaction(prologue: []) { _ in
             for batch in try admit(batches, on: connection) where batch.count > 0 {
                 _ = try connection.pipeline([TenantDatabase.scope(batch.tenant)] + PointCopy.upserts(batch))
@@ -255,41 +258,21 @@ public final class MetricWriter: Service, Sendable {
     /// against an older one, the points whose sensors still exist; nothing of a tenant
     /// deleted (or deleted and created anew) since. Points dropped were acknowledged
     /// or are about to be: their writes are ordered before the delete that removed them.
-    static func admit(_ batches: [PointBatch], on connection: PostgresConnection) throws -> [PointBatch] {
-        let tenants = Set(batches.map(\.tenant)).sorted()
-        let rows = try connection.query(
-            "SELECT tenant_id, incarnation, version FROM millwright.admit_points(\(PostgresTextArray(tenants.map(\.rawValue)))::text[])"
-        )
-        var current: [String: CatalogStamp] = [:]
-        for row in rows.rows {
-            current[try row.decode(0)] = CatalogStamp(incarnation: try row.decode(1), version: try row.decode(2))
-        }
+    func admit(_ batches: [PointBatch], on connection: PostgresConnection) throws -> [PointBatch] {
+        let current = try catalog.admit(Set(batches.map(\.tenant)).sorted(), on: connection)
         // Batches checked against an older catalog: which of their sensors still exist,
         // for all their tenants in one round trip.
         var stale: [TenantID: Set<Int64>] = [:]
         for batch in batches {
-            guard let now = current[batch.tenant.rawValue], batch.checkedAgainst != now else { continue }
+            guard let now = current[batch.tenant], batch.checkedAgainst != now else { continue }
             stale[batch.tenant, default: []].formUnion(batch.sensorIDs)
         }
         // Sensor ids are unique across tenants, so one set serves every batch.
-        var existing: Set<Int64> = []
-        if !stale.isEmpty {
-            let results = try connection.pipeline(
-                stale.sorted { $0.key < $1.key }.flatMap { tenant, ids -> [PostgresQuery] in
-                    let list = PostgresArrayLiteral("{" + ids.map(String.init).joined(separator: ",") + "}")
-                    return [
-                        TenantDatabase.scope(tenant),
-                        "SELECT sensor_id FROM millwright.sensors WHERE sensor_id = ANY(\(list)::bigint[])",
-                    ]
-                })
-            for result in results.enumerated() where result.offset % 2 == 1 {
-                existing.formUnion(try result.element.rows.map { try $0.decode(0, as: Int64.self) })
-            }
-        }
+        let existing = try catalog.existingSensors(stale, on: connection)
         var admitted: [PointBatch] = []
         var dropped = 0
         for batch in batches {
-            guard let now = current[batch.tenant.rawValue],
+            guard let now = current[batch.tenant],
                 batch.checkedAgainst.map({ $0.incarnation == now.incarnation }) ?? true
             else {
                 dropped += batch.count

@@ -1,3 +1,4 @@
+import DeviceRegistry
 import InputParsing
 import Postgres
 import Tenancy
@@ -69,18 +70,6 @@ public struct PointBatch: Sendable {
     }
 }
 
-/// Which incarnation of a tenant (its row's `created_at`, in microseconds) and which
-/// version of its catalog (`millwright.tenant_catalog_versions`) something was read at.
-public struct CatalogStamp: Sendable, Hashable {
-    public var incarnation: Int64
-    public var version: Int64
-
-    public init(incarnation: Int64, version: Int64) {
-        self.incarnation = incarnation
-        self.version = version
-    }
-}
-
 /// COPY statements and their binary bodies for a set of batches.
 enum PointCopy {
     static func statement(_ kind: String) -> String {
@@ -142,11 +131,4 @@ enum PointCopy {
             "string", s.sensorIDs, s.times, empty, empty, empty, PostgresArrayLiteral(PostgresTextArray(s.values).postgresText!))
         return queries
     }
-}
-
-/// An array already in PostgreSQL's text form (`{1,2,3}`), bound as one parameter.
-struct PostgresArrayLiteral: PostgresEncodable {
-    let text: String
-    init(_ text: String) { self.text = text }
-    var postgresText: String? { text }
 }

@@ -17,7 +17,7 @@ struct DeviceKeyRefusalTests {
 
         init(_ inner: PostgresDeviceKeyStore) { self.inner = inner }
 
-        func deviceKey(tenant: String, keyID: String) async throws -> StoredDeviceKey? {
+        func deviceKey(tenant: TenantID, keyID: String) async throws -> StoredDeviceKey? {
             counts.withLock {
                 $0.total += 1
                 $0.inFlight += 1
@@ -28,7 +28,7 @@ struct DeviceKeyRefusalTests {
             return try await inner.deviceKey(tenant: tenant, keyID: keyID)
         }
 
-        func keyUsed(tenant: String, keyID: String) async { await inner.keyUsed(tenant: tenant, keyID: keyID) }
+        func keyUsed(tenant: TenantID, keyID: String) async { await inner.keyUsed(tenant: tenant, keyID: keyID) }
     }
 
     @Test("Impossible ids cost no lookup, a missing key one a minute, a wrong secret never locks out the right one")

@@ -1,3 +1,4 @@
+import DeviceRegistry
 import Logging
 import MetricRouter
 import Postgres
@@ -23,7 +24,8 @@ struct CatalogLimitTests {
         }
         let pool = PostgresPool(
             configuration: .init(connectionString: TestEnvironment.runtimeDatabaseURL, size: 1), logger: Logger(label: "test"))
-        let catalog = MetricCatalog(database: TenantDatabase(pool: pool), limits: .init(perTenant: 5, total: 8))
+        let catalog = MetricCatalog(
+            source: PostgresRegistry(database: TenantDatabase(pool: pool)), limits: .init(perTenant: 5, total: 8))
         let a = try #require(TenantID(tenants[0]))
         let b = try #require(TenantID(tenants[1]))
 
