@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "Tenancy", dependencies: ["InputParsing"], swiftSettings: strict),
         .target(
             name: "DeviceRegistry",
-            dependencies: ["Tenancy", "Postgres", "Auth", "OpenSSLSupport", "InputParsing"],
+            dependencies: ["Tenancy", "Postgres", "Auth", "InputParsing"],
             swiftSettings: strict
         ),
         .target(

@@ -312,4 +312,58 @@ struct HTTPContractTests {
             }
         }
     }
+
+    @Test("Point queries: 400 naming a bad parameter before any lookup, 404 for an unknown sensor, latest lists every sensor")
+    func pointQueries() async throws {
+        try await Harness.make().application().test(.router) { client in
+            let base = "/api/v1/tenants/acme/devices/press-1"
+            let cases: [(uri: String, status: HTTPResponse.Status, pointer: String?)] = [
+                (base + "/sensors/temp/points?from=yesterday", .badRequest, "from"),
+                (base + "/sensors/temp/points?limit=0", .badRequest, "limit"),
+                (base + "/sensors/temp/points?order=up", .badRequest, "order"),
+                (base + "/sensors/temp/aggregates?interval=0s", .badRequest, "interval"),
+                (
+                    base + "/sensors/temp/aggregates?interval=1m&from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z",
+                    .unprocessableContent, "interval"
+                ),
+                (base + "/sensors/nope/points", .notFound, nil),
+                (base + "/sensors/temp/points", .ok, nil),
+            ]
+            for item in cases {
+                try await client.execute(uri: item.uri, method: .get, headers: Self.headers("viewer@acme")) { response in
+                    #expect(response.status == item.status, "\(item.uri)")
+                    if let pointer = item.pointer {
+                        let errors = Self.field(response.body, "errors") as? [[String: Any]]
+                        #expect(errors?.first?["pointer"] as? String == pointer, "\(item.uri)")
+                    }
+                }
+            }
+            try await client.execute(uri: base + "/latest", method: .get, headers: Self.headers("viewer@acme")) { response in
+                #expect(response.status == .ok)
+                let sensors = Self.field(response.body, "sensors") as? [[String: Any]]
+                #expect(sensors?.map { $0["sensor"] as? String } == ["temp"])
+                #expect(sensors?.first?["value"] is NSNull)
+            }
+        }
+    }
+
+    @Test("/readyz is 503 with Retry-After while migrations are pending, and needs no credential")
+    func readiness() async throws {
+        let harness = try await Harness.make()
+        let services = APIServices(
+            tenants: harness.registry, devices: harness.registry, sensors: harness.registry, keys: harness.registry,
+            ingestor: harness.ingestor, points: EmptyPoints(registry: harness.registry), timeZones: TimeZoneNames(["UTC"]),
+            readiness: { .pending(2) }, storageEngine: "partman", openAPIDocument: nil)
+        let app = Application(
+            responder: MillwrightResponder(
+                routes: MillwrightApplication.routes(services), authenticator: FixedAuthenticator(),
+                logger: Logger(label: "contract")))
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "5")
+                #expect(Self.field(response.body, "schema") as? String == "2 migrations pending")
+            }
+        }
+    }
 }
