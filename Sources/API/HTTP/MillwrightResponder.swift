@@ -63,15 +63,15 @@ struct MillwrightResponder: HTTPResponder {
             state.parameters = parameters
             format = route.errorFormat
             try route.preflight?(request)
-            switch (route.access, route.body) {
-            case (.anonymous, .plain(let handler)):
+            switch route.body {
+            case .anonymous(let handler):
                 return try await handler(request, state)
-            case (.platformAdmin, .plain(let handler)):
+            case .platformAdmin(let handler):
                 let principal = try await authenticate(request, &state)
                 guard case .user(let user) = principal else { throw Problem.forbidden("device keys may only write metrics") }
                 guard user.isPlatformAdmin else { throw Problem.forbidden("this needs the platform-admin role") }
                 return try await handler(request, state)
-            case (.tenant(let requirement), .tenant(let handler)):
+            case .tenant(let requirement, let handler):
                 let raw: String
                 switch route.tenantSource {
                 case .path:
@@ -87,8 +87,6 @@ struct MillwrightResponder: HTTPResponder {
                 // The one place where a request's tenant is decided.
                 let context = try principal.access(to: raw, requiring: requirement)
                 return try await handler(request, state, context)
-            default:
-                throw Problem.internalError()
             }
         }
     }

@@ -21,15 +21,13 @@ public struct RequestState: Sendable {
 typealias Handler = @Sendable (Request, RequestState) async throws -> Response
 typealias TenantHandler = @Sendable (Request, RequestState, TenantContext) async throws -> Response
 
-/// Who may call a route, checked by the router before its handler runs.
+/// Who may call a route that is not inside a tenant, checked by the router before its
+/// handler runs. Tenant-scoped routes name a `TenantRequirement` instead.
 enum Access: Sendable {
     /// No credential needed (health, the API description).
     case anonymous
     /// Platform admins only, outside any tenant (creating and listing tenants).
     case platformAdmin
-    /// Inside one tenant: the router decides the `TenantContext` once and hands it to
-    /// the handler.
-    case tenant(TenantRequirement)
 }
 
 /// Where a tenant-scoped route names its tenant.
@@ -51,15 +49,17 @@ enum ErrorFormat: Sendable {
 
 /// One operation: method and path template (`/api/v1/tenants/{tenant}`).
 struct Route: Sendable {
+    /// The handler with what its caller must be: the router checks it, and for a
+    /// tenant-scoped route decides the `TenantContext` once and hands it over.
     enum Body: Sendable {
-        case plain(Handler)
-        case tenant(TenantHandler)
+        case anonymous(Handler)
+        case platformAdmin(Handler)
+        case tenant(TenantRequirement, TenantHandler)
     }
 
     var method: HTTPRequest.Method
     var template: String
     var segments: [Substring]
-    var access: Access
     var tenantSource = TenantSource.path
     var errorFormat = ErrorFormat.problem
     /// Checks that need no credential and come first (InfluxDB answers a missing
@@ -72,8 +72,10 @@ struct Route: Sendable {
         self.method = method
         self.template = template
         self.segments = template.split(separator: "/", omittingEmptySubsequences: false)
-        self.access = access
-        self.body = .plain(handler)
+        switch access {
+        case .anonymous: self.body = .anonymous(handler)
+        case .platformAdmin: self.body = .platformAdmin(handler)
+        }
     }
 
     /// A tenant-scoped route: the handler gets the context the router decided.
@@ -85,11 +87,10 @@ struct Route: Sendable {
         self.method = method
         self.template = template
         self.segments = template.split(separator: "/", omittingEmptySubsequences: false)
-        self.access = .tenant(requirement)
         self.tenantSource = source
         self.errorFormat = errorFormat
         self.preflight = preflight
-        self.body = .tenant(handler)
+        self.body = .tenant(requirement, handler)
     }
 
     enum Match {
