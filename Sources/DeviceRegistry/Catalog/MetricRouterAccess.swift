@@ -116,8 +116,9 @@ public protocol SensorProvisioning: Sendable {
 /// Where ingestion reports when devices were heard from.
 public protocol LastSeenSink: Sendable {
     /// Moves each device's `last_seen_at` forward to the given moment (µs since 1970),
-    /// never back.
-    func markSeen(_ devices: [String: Int64], tenant: TenantID) async throws
+    /// never back. Returns false, having written nothing, rather than wait long for a
+    /// device row another transaction holds: the caller tries again later.
+    func markSeen(_ devices: [String: Int64], tenant: TenantID) async throws -> Bool
 }
 
 /// A sensor's series, as point queries need it.

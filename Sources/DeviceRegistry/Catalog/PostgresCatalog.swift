@@ -153,16 +153,24 @@ extension PostgresRegistry: CatalogSource, SensorProvisioning, LastSeenSink, Ser
 
     // MARK: LastSeenSink
 
-    public func markSeen(_ devices: [String: Int64], tenant: TenantID) async throws {
+    public func markSeen(_ devices: [String: Int64], tenant: TenantID) async throws -> Bool {
         let names = devices.keys.sorted()
         let times = names.map { RFC3339.format(unixMicros: devices[$0] ?? 0) }
-        try await database.withTenant(tenant) { db in
-            _ = try db.query(
-                """
-                UPDATE millwright.devices d SET last_seen_at = s.seen
-                FROM unnest(\(PostgresTextArray(names))::text[], \(PostgresTextArray(times))::timestamptz[]) AS s (id, seen)
-                WHERE d.id = s.id AND (d.last_seen_at IS NULL OR d.last_seen_at < s.seen)
-                """)
+        do {
+            // Devices locked for longer (being deleted, or changed in a long transaction)
+            // are left for the next round: the tenants after this one are not kept
+            // waiting, and no pool connection waits on them.
+            try await database.withTenant(tenant, prologue: ["SET LOCAL lock_timeout = '1s'"]) { db, _ in
+                _ = try db.query(
+                    """
+                    UPDATE millwright.devices d SET last_seen_at = s.seen
+                    FROM unnest(\(PostgresTextArray(names))::text[], \(PostgresTextArray(times))::timestamptz[]) AS s (id, seen)
+                    WHERE d.id = s.id AND (d.last_seen_at IS NULL OR d.last_seen_at < s.seen)
+                    """)
+            }
+            return true
+        } catch let error as PostgresError where error.sqlState == "55P03" {  // lock_not_available
+            return false
         }
     }
 

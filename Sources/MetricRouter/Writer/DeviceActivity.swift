@@ -6,7 +6,9 @@ import Tenancy
 
 /// Keeps devices' `last_seen_at` from ingestion without an UPDATE per point or per
 /// request: committed writes are noted in memory and written once a second, one
-/// UPDATE per tenant, only ever moving forward.
+/// UPDATE per tenant, only ever moving forward. A tenant whose devices are locked for
+/// more than a second (a long delete) is noted again for the next round instead of
+/// keeping the other tenants waiting.
 ///
 /// Start: run it as a `Service`; shut down: graceful shutdown writes what is noted.
 public final class DeviceActivity: Service, Sendable {
@@ -47,7 +49,13 @@ public final class DeviceActivity: Service, Sendable {
         }
         for (tenant, devices) in pending {
             do {
-                try await sink.markSeen(devices, tenant: tenant)
+                if try await !sink.markSeen(devices, tenant: tenant) {
+                    seen.withLock { seen in
+                        for (device, time) in devices where seen[tenant]?[device] ?? .min < time {
+                            seen[tenant, default: [:]][device] = time
+                        }
+                    }
+                }
             } catch {
                 // Not worth failing anything for: the next write notes the device again.
                 logger.warning("could not update devices' last_seen_at", metadata: ["error": "\(String(reflecting: error))"])
