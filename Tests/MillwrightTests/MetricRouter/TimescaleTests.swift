@@ -63,11 +63,13 @@ struct TimescaleTests {
         let old = Int(Date().timeIntervalSince1970) - 20 * 86_400
         let lines = (0..<100).map { "m,device=d1 v=\($0) \(old + $0)" }.joined(separator: "\n")
         #expect(try await Metrics.lines(client, t, token: admin, lines, query: "?precision=s").status == 204)
+        // Only the chunks of that day: other tests' old chunks are theirs (compressing the
+        // chunk of another test's late point while it refreshed the rollup failed that test).
         let compressed = try await Metrics.asOwner { db in
             try db.query(
                 """
-                SELECT count(compress_chunk(c, true)) FROM show_chunks('millwright_metrics.number_points',
-                    older_than => now() - interval '10 days') c
+                SELECT count(compress_chunk(c, true, true)) FROM show_chunks('millwright_metrics.number_points',
+                    newer_than => to_timestamp(\(old - 86_400)), older_than => to_timestamp(\(old + 86_400))) c
                 """
             ).first!.decode(0, as: Int.self)
         }
@@ -81,55 +83,6 @@ struct TimescaleTests {
         let after = try await Metrics.points(client, t, device: "d1", sensor: "m.v", token: admin, query: range)
         #expect(after.count == 101)
         #expect(after.first?.1 as? Double == -1)
-    }
-
-    @Test("Another tenant's sensor deletes and shorter retention leave a tenant's compressed points compressed")
-    func compressedStayCompressed() async throws {
-        try await requireTimescale()
-        let client = try await TestClient.make()
-        let keeper = try await Fixtures.tenant(client, fields: ["retention_days": 365])
-        let other = try await Fixtures.tenant(client, fields: ["retention_days": 5])
-        for t in [keeper, other] { try await Fixtures.device(client, tenant: t, id: "d1") }
-        let old = Int(Date().timeIntervalSince1970) - 35 * 86_400
-        let lines = (0..<100).map { "m,device=d1 v=\($0) \(old + $0)" }.joined(separator: "\n")
-        #expect(
-            try await Metrics.lines(client, keeper, token: try await Tokens.tenantAdmin(keeper), lines, query: "?precision=s")
-                .status == 204)
-        let otherAdmin = try await Tokens.tenantAdmin(other)
-        #expect(try await Metrics.lines(client, other, token: otherAdmin, "m,device=d1 gone=1,kept=1").status == 204)
-        let compressed = try await Metrics.asOwner { db in
-            try db.query(
-                """
-                SELECT count(compress_chunk(c, true, true)) FROM show_chunks('millwright_metrics.number_points',
-                    older_than => now() - interval '10 days') c
-                """
-            ).first!.decode(0, as: Int.self)
-        }
-        #expect(compressed >= 1)
-        // (Recompressed too: a chunk compressed before, by another test, keeps new rows apart.)
-        // The keeper's rows outside the compressed batches of old chunks (decompressed ones land there).
-        let uncompressed = {
-            try await Metrics.asOwner { db in
-                try db.query(
-                    """
-                    SELECT coalesce(sum((xpath('/row/n/text()', query_to_xml(
-                        format('SELECT count(*) AS n FROM ONLY %s WHERE tenant_id = %L', c, \(keeper)::text),
-                        false, true, '')))[1]::text::bigint), 0)
-                    FROM show_chunks('millwright_metrics.number_points', older_than => now() - interval '10 days') c
-                    """
-                ).first!.decode(0, as: Int.self)
-            }
-        }
-        #expect(try await uncompressed() == 0)
-
-        // The other tenant deletes a sensor, and maintenance enforces its 5-day retention.
-        #expect(try await client.delete("/api/v1/tenants/\(other)/devices/d1/sensors/m.gone", token: otherAdmin).status == 204)
-        _ = try await Metrics.asOwner { db in
-            try db.query("SELECT millwright.maintain_metric_storage()").first!.decode(0, as: Int.self)
-        }
-        #expect(try await uncompressed() == 0, "another tenant's delete or retention decompressed the keeper's points")
-        #expect(try await Metrics.storedRows(keeper) == 100)
-        #expect(try await Metrics.storedRows(other) == 1, "the deleted sensor's point is gone, the kept one stays")
     }
 
     @Test("The runtime role cannot read chunks or the continuous aggregate's storage")
@@ -221,5 +174,57 @@ struct TimescaleTests {
             let avgY = y["avg"] as? Double ?? 0
             #expect(abs(avgX - avgY) < 1e-9)
         }
+    }
+
+    // Last in this serialized suite: run before `latePoints`, the invalidations it
+    // leaves made that test's refresh miss its point (TimescaleDB's batched refresh;
+    // the mechanism is not pinned down yet).
+    @Test("Another tenant's sensor deletes and shorter retention leave a tenant's compressed points compressed")
+    func compressedStayCompressed() async throws {
+        try await requireTimescale()
+        let client = try await TestClient.make()
+        let keeper = try await Fixtures.tenant(client, fields: ["retention_days": 365])
+        let other = try await Fixtures.tenant(client, fields: ["retention_days": 5])
+        for t in [keeper, other] { try await Fixtures.device(client, tenant: t, id: "d1") }
+        let old = Int(Date().timeIntervalSince1970) - 35 * 86_400
+        let lines = (0..<100).map { "m,device=d1 v=\($0) \(old + $0)" }.joined(separator: "\n")
+        #expect(
+            try await Metrics.lines(client, keeper, token: try await Tokens.tenantAdmin(keeper), lines, query: "?precision=s")
+                .status == 204)
+        let otherAdmin = try await Tokens.tenantAdmin(other)
+        #expect(try await Metrics.lines(client, other, token: otherAdmin, "m,device=d1 gone=1,kept=1").status == 204)
+        // Only the chunks of that day, as in `compressedChunks`.
+        let chunks = """
+            show_chunks('millwright_metrics.number_points', newer_than => to_timestamp(\(old - 86_400)),
+                older_than => to_timestamp(\(old + 86_400)))
+            """
+        let compressed = try await Metrics.asOwner { db in
+            try db.query("SELECT count(compress_chunk(c, true, true)) FROM \(unsafeSQL: chunks) c").first!.decode(0, as: Int.self)
+        }
+        #expect(compressed >= 1)
+        // (Recompressed too: a chunk compressed before, by another test, keeps new rows apart.)
+        // The keeper's rows outside the compressed batches of old chunks (decompressed ones land there).
+        let uncompressed = {
+            try await Metrics.asOwner { db in
+                try db.query(
+                    """
+                    SELECT coalesce(sum((xpath('/row/n/text()', query_to_xml(
+                        format('SELECT count(*) AS n FROM ONLY %s WHERE tenant_id = %L', c, \(keeper)::text),
+                        false, true, '')))[1]::text::bigint), 0)
+                    FROM \(unsafeSQL: chunks) c
+                    """
+                ).first!.decode(0, as: Int.self)
+            }
+        }
+        #expect(try await uncompressed() == 0)
+
+        // The other tenant deletes a sensor, and maintenance enforces its 5-day retention.
+        #expect(try await client.delete("/api/v1/tenants/\(other)/devices/d1/sensors/m.gone", token: otherAdmin).status == 204)
+        _ = try await Metrics.asOwner { db in
+            try db.query("SELECT millwright.maintain_metric_storage()").first!.decode(0, as: Int.self)
+        }
+        #expect(try await uncompressed() == 0, "another tenant's delete or retention decompressed the keeper's points")
+        #expect(try await Metrics.storedRows(keeper) == 100)
+        #expect(try await Metrics.storedRows(other) == 1, "the deleted sensor's point is gone, the kept one stays")
     }
 }
