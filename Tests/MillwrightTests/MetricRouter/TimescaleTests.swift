@@ -115,7 +115,7 @@ struct TimescaleTests {
         await pool.shutdown()
     }
 
-    @Test("A point written a month late, behind the aggregate's watermark, reaches whole-minute aggregates at the next refresh")
+    @Test("A point written a month late, behind the aggregate's watermark, reaches whole-minute aggregates within two refreshes")
     func latePoints() async throws {
         try await requireTimescale()
         let client = try await TestClient.make()
@@ -128,6 +128,11 @@ struct TimescaleTests {
         try await Metrics.refreshRollup(from: (minute - 60) * 1_000_000, to: (now / 60 - 2) * 60_000_000)
         #expect(
             try await Metrics.lines(client, t, token: admin, "m,device=d1 v=5 \(minute)", query: "?precision=s").status == 204)
+        // TimescaleDB 2.28's batched policy refresh can move a new invalidation in one run
+        // and materialize it only in the next: seen with other tests' writes and deletes in
+        // flight, the minute's invalidation sat in the materialization log after one run,
+        // and the second run materialized it.
+        try await Metrics.runRefreshJob()
         try await Metrics.runRefreshJob()
         let from = RFC3339.format(unixMicros: minute * 1_000_000)
         let to = RFC3339.format(unixMicros: (minute + 60) * 1_000_000)
@@ -176,9 +181,6 @@ struct TimescaleTests {
         }
     }
 
-    // Last in this serialized suite: run before `latePoints`, the invalidations it
-    // leaves made that test's refresh miss its point (TimescaleDB's batched refresh;
-    // the mechanism is not pinned down yet).
     @Test("Another tenant's sensor deletes and shorter retention leave a tenant's compressed points compressed")
     func compressedStayCompressed() async throws {
         try await requireTimescale()
