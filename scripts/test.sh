@@ -19,6 +19,9 @@ export MILLWRIGHT_TEST_ISSUER_BASE=$issuer_base
 swift format lint --strict -r Sources Tests Package.swift
 
 swift build --build-tests
+# The HTTP contract in process, over in-memory domain implementations: no database, no
+# issuer, no socket; the README's fast command, run first because it answers in seconds.
+swift test --skip-build --filter "HTTPContract|TenantAccess"
 # Every parser of client bytes under libFuzzer and AddressSanitizer, a few seconds each
 # (MILLWRIGHT_FUZZ_SECONDS); any crash or failed check fails the run.
 scripts/fuzz.sh "${MILLWRIGHT_FUZZ_SECONDS:-4}"
