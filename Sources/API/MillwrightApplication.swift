@@ -76,7 +76,9 @@ public struct MillwrightApplication: Sendable {
             if !applied.isEmpty { logger.notice("migrations applied", metadata: ["versions": "\(applied)"]) }
         }
         let pool = PostgresPool(
-            configuration: .init(connectionString: configuration.databaseURL, size: configuration.poolSize), logger: logger)
+            configuration: .init(
+                connectionString: configuration.databaseURL, size: configuration.poolSize ?? PostgresPool.defaultSize),
+            logger: logger)
         let migrations = try Migration.load(directory: configuration.migrationsDirectory)
         let runner = MigrationRunner(migrations: migrations, schema: "millwright")
         let storage: MetricStorage

@@ -2,7 +2,6 @@ import Auth
 import Foundation
 import InputParsing
 import MetricRouter
-import NIOCore
 
 /// Everything the service reads at start. Built from the environment by
 /// `MillwrightConfiguration(environment:)`, which names the variable of any bad value.
@@ -14,11 +13,8 @@ public struct MillwrightConfiguration: Sendable {
     /// `MILLWRIGHT_HOST` (default 127.0.0.1), `MILLWRIGHT_PORT` (default 8080; 0 picks a free port).
     public var host: String
     public var port: Int
-    /// `MILLWRIGHT_DB_POOL_SIZE` (default 2 × cores, at least 4).
-    /// Connections of the API's pool when MILLWRIGHT_DB_POOL_SIZE is unset: two per
-    /// core, at least 4 (queries block a pool thread each).
-    public static var defaultPoolSize: Int { max(4, 2 * System.coreCount) }
-    public var poolSize: Int
+    /// `MILLWRIGHT_DB_POOL_SIZE`; nil means the pool's default (2 × cores, at least 4).
+    public var poolSize: Int?
     /// `MILLWRIGHT_OIDC_*` and `MILLWRIGHT_TENANT_CLAIM`.
     public var auth: AuthConfiguration
     /// `MILLWRIGHT_MIGRATE_ON_START` (default false).
@@ -61,7 +57,7 @@ public struct MillwrightConfiguration: Sendable {
 
     public init(
         databaseURL: String, migrationDatabaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8080,
-        poolSize: Int = MillwrightConfiguration.defaultPoolSize, auth: AuthConfiguration, migrateOnStart: Bool = false,
+        poolSize: Int? = nil, auth: AuthConfiguration, migrateOnStart: Bool = false,
         migrationsDirectory: URL = MillwrightConfiguration.defaultMigrationsDirectory(), logLevel: String = "info"
     ) {
         self.databaseURL = databaseURL
@@ -169,7 +165,8 @@ extension MillwrightConfiguration {
             databaseURL: database, migrationDatabaseURL: migration,
             host: value("MILLWRIGHT_HOST") ?? "127.0.0.1",
             port: try integer("MILLWRIGHT_PORT", default: 8080, in: 0...65535),
-            poolSize: try integer("MILLWRIGHT_DB_POOL_SIZE", default: Self.defaultPoolSize, in: 1...512),
+            poolSize: value("MILLWRIGHT_DB_POOL_SIZE") == nil
+                ? nil : try integer("MILLWRIGHT_DB_POOL_SIZE", default: 0, in: 1...512),
             auth: auth, migrateOnStart: try flag("MILLWRIGHT_MIGRATE_ON_START"),
             migrationsDirectory: value("MILLWRIGHT_MIGRATIONS_DIR").map { URL(fileURLWithPath: $0) }
                 ?? Self.defaultMigrationsDirectory(),

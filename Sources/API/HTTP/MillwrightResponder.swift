@@ -67,9 +67,7 @@ struct MillwrightResponder: HTTPResponder {
             case .anonymous(let handler):
                 return try await handler(request, state)
             case .platformAdmin(let handler):
-                let principal = try await authenticate(request, &state)
-                guard case .user(let user) = principal else { throw Problem.forbidden("device keys may only write metrics") }
-                guard user.isPlatformAdmin else { throw Problem.forbidden("this needs the platform-admin role") }
+                _ = try await authenticate(request, &state).platformAdmin()
                 return try await handler(request, state)
             case .tenant(let requirement, let handler):
                 let raw: String

@@ -30,7 +30,7 @@ struct IngestHandlers: Sendable {
             Route(
                 .post, "/api/v2/write", tenant: .metricsWriter,
                 source: .query(
-                    "org", missing: Problem.badRequest("invalid_parameter", "org is required: the tenant to write to")),
+                    "org", missing: Self.missingOrg),
                 errorFormat: .influx, preflight: Self.influxParameters
             ) { request, _, context in
                 _ = try await counted("influx_v2", context.tenant) { try await writeLines(request, context) }
@@ -79,12 +79,12 @@ struct IngestHandlers: Sendable {
         }
     }
 
+    static let missingOrg = Problem.badRequest("invalid_parameter", "org is required: the tenant to write to")
+
     /// InfluxDB checks `org` and `bucket` before the token.
     @Sendable private static func influxParameters(_ request: Request) throws {
         let query = request.uri.queryParameters
-        guard let org = query["org"], !org.isEmpty else {
-            throw Problem.badRequest("invalid_parameter", "org is required: the tenant to write to")
-        }
+        guard let org = query["org"], !org.isEmpty else { throw missingOrg }
         guard let bucket = query["bucket"], !bucket.isEmpty else {
             throw Problem.badRequest("invalid_parameter", "bucket is required (any name: Millwright routes by sensor kind)")
         }

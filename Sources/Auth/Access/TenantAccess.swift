@@ -54,6 +54,14 @@ public struct AccessDenied: Error, Sendable, Equatable {
 }
 
 extension Principal {
+    /// The user, if a platform admin: platform operations outside any tenant (creating
+    /// and listing tenants). Device keys and other users are refused (403).
+    public func platformAdmin() throws(AccessDenied) -> UserPrincipal {
+        guard case .user(let user) = self else { throw AccessDenied(.forbidden, "device keys may only write metrics") }
+        guard user.isPlatformAdmin else { throw AccessDenied(.forbidden, "this needs the platform-admin role") }
+        return user
+    }
+
     /// The context in which this principal acts in the tenant named `raw` (a path
     /// segment or the InfluxDB `org`), if `requirement` lets it.
     public func access(to raw: String, requiring requirement: TenantRequirement) throws(AccessDenied) -> TenantContext {

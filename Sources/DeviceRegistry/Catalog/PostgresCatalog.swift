@@ -14,8 +14,7 @@ extension PostgresRegistry: CatalogSource, SensorProvisioning, LastSeenSink, Ser
             guard let row = results[0].first else { throw RegistryError(.notFound, "no tenant \(tenant)") }
             return CatalogRead(
                 stamp: CatalogStamp(incarnation: try row.decode(4), version: try row.decode(3)),
-                // An unknown status fails closed, as a suspended one.
-                status: Tenant.Status(rawValue: try row.decode(0, as: String.self)) ?? .suspended,
+                status: Tenant.Status(stored: try row.decode(0)),
                 retentionDays: try row.decode(1), sensorLimitPerDevice: try row.decode(2),
                 devices: results.count > 1 ? try Self.catalogDevices(from: results[1]) : [:])
         }

@@ -32,7 +32,6 @@ extension TenantDatabase {
 
     private static func checkStatus(_ result: PostgresResult, _ context: TenantContext) throws {
         guard let row = result.first else { throw RegistryError(.notFound, "no tenant \(context.tenant)") }
-        // An unknown status fails closed, as a suspended one.
-        try (Tenant.Status(rawValue: try row.decode(0, as: String.self)) ?? .suspended).admit(context)
+        try Tenant.Status(stored: try row.decode(0)).admit(context)
     }
 }

@@ -40,7 +40,7 @@ public struct Tenant: Sendable, Equatable {
     init(row: PostgresRow) throws {
         id = try row.decode(0)
         name = try row.decode(1)
-        status = Status(rawValue: try row.decode(2)) ?? .suspended
+        status = Status(stored: try row.decode(2))
         deviceLimit = try row.decode(3)
         retentionDays = try row.decode(4)
         sensorLimitPerDevice = try row.decode(5)
@@ -64,6 +64,11 @@ public struct TenantFields: Sendable, Equatable {
 }
 
 extension Tenant.Status {
+    /// A status as stored; one this build does not know fails closed, as suspended.
+    init(stored text: String) {
+        self = Tenant.Status(rawValue: text) ?? .suspended
+    }
+
     /// Refuses `context` in a tenant with this status: a suspended tenant is closed to
     /// all but platform admins. Every tenant-scoped operation (registry and ingestion)
     /// checks suspension here and nowhere else.
