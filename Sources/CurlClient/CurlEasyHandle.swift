@@ -30,6 +30,11 @@ final class CurlEasyHandle {
         let sink = ResponseSink(limit: request.maxResponseBytes)
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
+        var resolveList: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(resolveList) }
+        if request.publicAddressesOnly, let pinned = try PublicAddress.pin(request.url) {
+            resolveList = curl_slist_append(resolveList, pinned)
+        }
         for header in request.headers {
             headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
         }
@@ -49,6 +54,10 @@ final class CurlEasyHandle {
         set(mw_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, max(1, min(timeoutMS, 5000))))
         set(mw_curl_setopt_offset(handle, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxResponseBytes)))
         set(mw_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, headerList.map { UnsafeMutableRawPointer($0) }))
+        if request.publicAddressesOnly {
+            set(mw_curl_setopt_pointer(handle, CURLOPT_RESOLVE, resolveList.map { UnsafeMutableRawPointer($0) }))
+            set(mw_curl_setopt_string(handle, CURLOPT_PROXY, ""))
+        }
         if request.method == "HEAD" {
             set(mw_curl_setopt_long(handle, CURLOPT_NOBODY, 1))
         } else if request.method != "GET" || request.body != nil {

@@ -11,6 +11,9 @@ public struct HTTPClientRequest: Sendable {
     public var timeout: Duration
     /// Responses larger than this fail with `.responseTooLarge`.
     public var maxResponseBytes: Int
+    /// Connect only to public unicast addresses (`PublicAddress`), pinned after the
+    /// check, with no proxy: for URLs a tenant chose. Refusals throw `.addressNotAllowed`.
+    public var publicAddressesOnly = false
 
     public init(
         url: String, method: String = "GET", headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
@@ -44,11 +47,12 @@ public struct HTTPClientResponse: Sendable {
 /// A failed transfer (no HTTP response, or one over the size cap).
 public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable {
-        let raw: String
+        public let raw: String
         public static let transfer = Code(raw: "transfer")
         public static let timedOut = Code(raw: "timed_out")
         public static let responseTooLarge = Code(raw: "response_too_large")
         public static let invalidRequest = Code(raw: "invalid_request")
+        public static let addressNotAllowed = Code(raw: "address_not_allowed")
     }
 
     public var code: Code

@@ -14,6 +14,21 @@ public enum CryptoPrimitives {
         return digest
     }
 
+    /// HMAC-SHA256 of `message` under `key`.
+    public static func hmacSHA256(key: [UInt8], message: some Collection<UInt8>) -> [UInt8] {
+        var mac = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        let input = Array(message)
+        let ok = key.withUnsafeBytes { k in
+            input.withUnsafeBytes { m in
+                HMAC(
+                    EVP_sha256(), k.baseAddress, Int32(k.count), m.bindMemory(to: UInt8.self).baseAddress, m.count, &mac, &length)
+            }
+        }
+        precondition(ok != nil && length == 32, "HMAC(SHA-256) cannot fail on valid input")
+        return mac
+    }
+
     /// Cryptographically secure random bytes from OpenSSL's CSPRNG.
     public static func randomBytes(_ count: Int) throws(OpenSSLError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)

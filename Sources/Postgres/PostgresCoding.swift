@@ -128,3 +128,11 @@ extension PostgresError {
         PostgresError(code: .decoding, message: "cannot decode \(text.prefix(64)) as \(type)")
     }
 }
+
+extension UUID: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String? { uuidString.lowercased() }
+    public init(postgresText text: String) throws(PostgresError) {
+        guard let value = UUID(uuidString: text) else { throw .decoding(text, as: "UUID") }
+        self = value
+    }
+}

@@ -62,3 +62,11 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation {
         }
     }
 }
+
+extension PostgresQuery {
+    /// The statement with `values` bound after its interpolated ones, as `$n` (n counting
+    /// on from them), for a value the statement refers to more than once.
+    public func binding(_ values: (any PostgresEncodable)?...) -> PostgresQuery {
+        PostgresQuery(unsafeSQL: sql, binds: binds + values.map { $0?.postgresText })
+    }
+}

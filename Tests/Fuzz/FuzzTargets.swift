@@ -111,6 +111,10 @@ func fuzzRfc3339(_ bytes: [UInt8]) {
 func fuzzQuery(_ bytes: [UInt8]) {
     let text = String(decoding: bytes, as: UTF8.self)
     if let seconds = Interval.seconds(text) { check(seconds >= 1 && seconds <= Interval.maxSeconds, "interval out of range") }
+    if let seconds = Interval.duration(text) { check(seconds >= 0 && seconds <= Interval.maxSeconds, "duration out of range") }
+    if let wait = RetryAfter.seconds(text, now: 1_764_000_000) { check(wait >= 0 && wait <= 86_400, "Retry-After out of range") }
+    _ = RetryAfter.seconds(text, now: .max)
+    _ = RetryAfter.seconds(text, now: .min)
     if let key = Cursor.decode(text, kind: "k") { check(Cursor.encode("k", key) == text, "cursor does not round-trip") }
     if let time = Cursor.decodeTime(text) {
         check(RFC3339.parseMicroseconds(RFC3339.format(unixMicros: time)) == time, "a cursor's time does not format")

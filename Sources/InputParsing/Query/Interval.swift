@@ -20,4 +20,12 @@ public enum Interval {
         else { return nil }
         return count * factor
     }
+
+    /// A duration in rules: `0s` (any unit) or what `seconds` accepts.
+    public static func duration(_ text: String) -> Int64? {
+        if text == "0" || (text.utf8.count == 2 && text.hasPrefix("0") && seconds("1" + text.dropFirst()) != nil) {
+            return 0
+        }
+        return seconds(text)
+    }
 }
