@@ -80,9 +80,20 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Alerting",
+            dependencies: [
+                "Tenancy", "Auth", "DeviceRegistry", "Postgres", "InputParsing", "CurlClient", "OpenSSLSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "API",
             dependencies: [
-                "Auth", "Tenancy", "DeviceRegistry", "MetricRouter", "Gzip", "Postgres", "InputParsing",
+                "Auth", "Tenancy", "DeviceRegistry", "MetricRouter", "Alerting", "Gzip", "Postgres", "InputParsing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -110,7 +121,9 @@ let package = Package(
         .testTarget(
             name: "MillwrightTests",
             dependencies: [
-                "API", "Auth", "Postgres", "CurlClient", "OpenSSLSupport", "Tenancy", "DeviceRegistry", "MetricRouter", "Gzip",
+                "API", "Auth", "Postgres", "CurlClient", "OpenSSLSupport", "Tenancy", "DeviceRegistry", "MetricRouter",
+                "Alerting",
+                "Gzip",
                 "InputParsing",
                 "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),

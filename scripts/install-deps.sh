@@ -22,3 +22,5 @@ python3 -c "import cryptography" 2>/dev/null || python3 -m pip install --quiet c
 python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install --quiet schemathesis
 # The official InfluxDB v2 client writes through /api/v2/write in a test.
 python3 -c "import influxdb_client" 2>/dev/null || python3 -m pip install --quiet influxdb-client
+# The Standard Webhooks project's library verifies webhook signatures in a test.
+python3 -c "import standardwebhooks" 2>/dev/null || python3 -m pip install --quiet standardwebhooks

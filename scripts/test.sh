@@ -39,6 +39,7 @@ export MILLWRIGHT_MIGRATION_DATABASE_URL=$MILLWRIGHT_TEST_OWNER_DATABASE_URL
 export MILLWRIGHT_OIDC_ISSUERS="$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
 export MILLWRIGHT_OIDC_ALLOW_HTTP=true MILLWRIGHT_MIGRATE_ON_START=true MILLWRIGHT_LOG_LEVEL=debug MILLWRIGHT_LOG_FORMAT=json
 export MILLWRIGHT_TRUSTED_PROXIES=127.0.0.1  # NGINX, in the test below
+export MILLWRIGHT_WEBHOOK_ALLOW_PRIVATE=true  # the signature test's receiver is on 127.0.0.1
 export MILLWRIGHT_METRICS_PORT=${MILLWRIGHT_TEST_METRICS_PORT:-19464}
 export MILLWRIGHT_PORT=${MILLWRIGHT_TEST_PORT:-18080}
 "$(swift build --show-bin-path)/millwright" serve >"$state/serve.log" 2>&1 &
@@ -48,6 +49,9 @@ wait_for "the service on port $MILLWRIGHT_PORT" 120 "$state/serve.log" "$server_
 scripts/schemathesis.sh "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
 # The official InfluxDB v2 client writes through /api/v2/write unchanged.
 python3 Tests/clients/influxdb_client_write.py "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
+# Webhook signatures verified by the Standard Webhooks library and by Python's hmac.
+python3 Tests/webhooks/verify_signatures.py "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright" \
+    "$MILLWRIGHT_SECRETS_FILE"
 # Every body of the line-protocol corpus over real HTTP, against what a real InfluxDB
 # answered and stored for it (Tests/lineprotocol/verdicts.json) and the documented differences.
 python3 Tests/lineprotocol/compare_http.py "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"

@@ -1,3 +1,4 @@
+import Alerting
 import Auth
 import DeviceRegistry
 import Foundation
@@ -111,17 +112,31 @@ public struct MillwrightApplication: Sendable {
         let activity = DeviceActivity(sink: registry, logger: logger)
         let ingestor = MetricIngestor(
             catalog: MetricCatalog(source: registry), provisioning: registry, writer: writer, activity: activity)
+        let alerting = PostgresAlerting(database: database, settings: configuration.alerts)
         let routes = Self.routes(
             APIServices(
                 tenants: registry, devices: registry, sensors: registry, keys: registry, ingestor: ingestor,
-                points: PostgresPointReader(database: database, registry: registry, storage: storage), timeZones: timeZones,
+                points: PostgresPointReader(database: database, registry: registry, storage: storage),
+                alertRules: alerting, channels: alerting, alerts: alerting,
+                webhookAllowPrivate: configuration.dispatcher.allowPrivateAddresses, timeZones: timeZones,
                 readiness: { await Self.readiness(pool: pool, runner: runner) }, storageEngine: storage.engine,
                 openAPIDocument: Self.openAPIDocument(configuration), metricsTenantLabel: configuration.metricsTenantLabel))
+        // Alerting has connections of its own: the evaluator's round and the dispatcher's
+        // claims never wait behind requests, nor requests behind them.
+        let alertPool = PostgresPool(
+            configuration: .init(connectionString: configuration.databaseURL, size: 2, applicationName: "millwright-alerts"),
+            logger: logger)
+        let dispatcher = NotificationDispatcher(pool: alertPool, configuration: configuration.dispatcher, logger: logger)
+        var evaluatorConfiguration = AlertEvaluator.Configuration()
+        evaluatorConfiguration.tenantLabel = configuration.metricsTenantLabel
+        let evaluator = AlertEvaluator(
+            pool: alertPool, settings: configuration.alerts, configuration: evaluatorConfiguration, logger: logger,
+            onEvents: { dispatcher.wake() })
 
         var services: [any Service] = [
-            PoolService(pool: pool), PoolService(pool: writerPool),
+            PoolService(pool: pool), PoolService(pool: writerPool), PoolService(pool: alertPool),
             MaintenanceService(pool: pool, interval: configuration.maintenanceInterval, logger: logger),
-            activity, writer, KeyRefreshService(keys: keys),
+            activity, writer, KeyRefreshService(keys: keys), evaluator, dispatcher,
         ]
         let connectionCounter = ConnectionCounter()
         if let metricsRegistry {
@@ -130,7 +145,9 @@ public struct MillwrightApplication: Sendable {
                 MetricsEndpoint(
                     registry: metricsRegistry, writer: writer, connections: connectionCounter,
                     host: configuration.metricsHost, port: configuration.metricsPort, logger: logger,
-                    sampleResources: { await Self.sample(pools: [("api", pool), ("writer", writerPool)]) }
+                    sampleResources: {
+                        await Self.sample(pools: [("api", pool), ("writer", writerPool), ("alerts", alertPool)])
+                    }
                 ).application())
         }
         let connectionLimits = {

@@ -8,6 +8,8 @@ public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible
         public static let deviceLimitReached = Code(raw: "device_limit_reached")
         public static let preconditionFailed = Code(raw: "precondition_failed")
         public static let tenantSuspended = Code(raw: "tenant_suspended")
+        public static let alertRuleLimitReached = Code(raw: "alert_rule_limit_reached")
+        public static let channelDisabled = Code(raw: "channel_disabled")
         public var description: String { raw }
     }
 

@@ -39,6 +39,12 @@ struct Millwright: AsyncParsableCommand {
               MILLWRIGHT_BODY_TIMEOUT_S          a request's whole body must arrive within (default 120)
               MILLWRIGHT_MAX_CONNECTIONS         open connections at most; past it 503 (default 4096)
               MILLWRIGHT_MAX_CONNECTIONS_PER_CLIENT  from one address, trusted proxies exempt (default an eighth)
+              MILLWRIGHT_PUBLIC_URL              public base URL, for links in alert notifications (default: paths)
+              MILLWRIGHT_WEBHOOK_ALLOW_PRIVATE   webhooks may reach loopback and private addresses (default false)
+              MILLWRIGHT_WEBHOOK_TIMEOUT_S       each webhook attempt's timeout (default 10)
+              MILLWRIGHT_WEBHOOK_FIRST_RETRY_S   the first retry's delay, doubling up to an hour (default 5)
+              MILLWRIGHT_WEBHOOK_RETRY_HORIZON_S how long a notification is retried (default 86400)
+              MILLWRIGHT_WEBHOOK_CONCURRENCY     webhook attempts in flight (default 8)
             """,
         version: MillwrightVersion.current,
         subcommands: [Serve.self, Migrate.self],

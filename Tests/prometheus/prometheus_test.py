@@ -143,7 +143,7 @@ try:
     labels = set()
     for sample in query('{__name__=~"millwright_.*"}'):
         labels |= set(sample["metric"]) - {"__name__", "instance", "job"}
-    check(labels <= {"route", "method", "status_class", "format", "reason", "path", "pool", "state", "issuer", "outcome", "version", "status", "le", "storage_job"},
+    check(labels <= {"route", "method", "status_class", "format", "reason", "path", "pool", "state", "issuer", "outcome", "version", "status", "le", "storage_job", "severity"},
           f"only bounded labels: {sorted(labels)}")
 
     dashboard = json.load(open("deploy/grafana/millwright-dashboard.json"))

@@ -1,3 +1,4 @@
+import Alerting
 import Auth
 import Foundation
 import InputParsing
@@ -54,6 +55,15 @@ public struct MillwrightConfiguration: Sendable {
     /// `MILLWRIGHT_MAX_CONNECTIONS` (4096), `MILLWRIGHT_MAX_CONNECTIONS_PER_CLIENT` (an
     /// eighth of that): see `ConnectionLimits`. The trusted proxies are exempt per client.
     public var connections = ConnectionLimits()
+    /// `MILLWRIGHT_WEBHOOK_RETRY_HORIZON_S` (default 86400): how long a notification is
+    /// retried; `MILLWRIGHT_PUBLIC_URL`: the service's public base URL, for links in
+    /// notifications (default: links are paths).
+    public var alerts = AlertSettings()
+    /// `MILLWRIGHT_WEBHOOK_TIMEOUT_S` (10), `MILLWRIGHT_WEBHOOK_FIRST_RETRY_S` (5, doubling
+    /// up to an hour), `MILLWRIGHT_WEBHOOK_CONCURRENCY` (8) and
+    /// `MILLWRIGHT_WEBHOOK_ALLOW_PRIVATE` (default false: webhooks reach only public
+    /// addresses).
+    public var dispatcher = NotificationDispatcher.Configuration()
 
     public init(
         databaseURL: String, migrationDatabaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8080,
@@ -198,6 +208,17 @@ extension MillwrightConfiguration {
             }
             trustedProxies = proxies
         }
+        alerts.retryHorizonSeconds = try integer("MILLWRIGHT_WEBHOOK_RETRY_HORIZON_S", default: 86_400, in: 60...2_592_000)
+        if let raw = value("MILLWRIGHT_PUBLIC_URL") {
+            guard let url = URLComponents(string: raw), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ConfigurationError(variable: "MILLWRIGHT_PUBLIC_URL", problem: "must be an http(s) URL, got '\(raw)'")
+            }
+            alerts.publicURL = raw
+        }
+        dispatcher.timeout = .seconds(try integer("MILLWRIGHT_WEBHOOK_TIMEOUT_S", default: 10, in: 1...120))
+        dispatcher.firstBackoff = .seconds(try integer("MILLWRIGHT_WEBHOOK_FIRST_RETRY_S", default: 5, in: 1...3600))
+        dispatcher.concurrency = try integer("MILLWRIGHT_WEBHOOK_CONCURRENCY", default: 8, in: 1...256)
+        dispatcher.allowPrivateAddresses = try flag("MILLWRIGHT_WEBHOOK_ALLOW_PRIVATE")
         if let raw = value("MILLWRIGHT_LOG_FORMAT") {
             guard let format = LogFormat(rawValue: raw.lowercased()) else {
                 throw ConfigurationError(variable: "MILLWRIGHT_LOG_FORMAT", problem: "must be json or text, got '\(raw)'")

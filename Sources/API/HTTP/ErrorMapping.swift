@@ -1,3 +1,4 @@
+import Alerting
 import Auth
 import DeviceRegistry
 import HTTPTypes
@@ -32,6 +33,9 @@ enum ErrorMapping {
             return error.kind == .notFound ? .notFound(error.message) : .forbidden(error.message)
         case let error as RegistryError:
             return Problem(registryError: error)
+        case let error as RuleRefused:
+            return Problem.unprocessable(
+                error.message, errors: [.init(pointer: error.pointer, code: error.code, message: error.message)])
         case let error as IngestError:
             return Problem(ingestError: error)
         case let error as AuthError:

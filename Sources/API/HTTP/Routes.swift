@@ -1,3 +1,4 @@
+import Alerting
 import DeviceRegistry
 import MetricRouter
 
@@ -11,6 +12,11 @@ struct APIServices: Sendable {
     var keys: any KeyDirectory
     var ingestor: any MetricIngesting
     var points: any PointReading
+    var alertRules: any AlertRuleDirectory
+    var channels: any ChannelDirectory
+    var alerts: any AlertHistory
+    /// MILLWRIGHT_WEBHOOK_ALLOW_PRIVATE: webhook URLs may name private addresses.
+    var webhookAllowPrivate = false
     var timeZones: TimeZoneNames
     var readiness: @Sendable () async -> Readiness
     var storageEngine: String
@@ -34,6 +40,9 @@ extension MillwrightApplication {
         table.routes += KeyHandlers(keys: services.keys).routes()
         table.routes += IngestHandlers(ingestor: services.ingestor, tenantLabel: services.metricsTenantLabel).routes()
         table.routes += PointQueryHandlers(reader: services.points, timeZones: services.timeZones).routes()
+        table.routes += AlertRuleHandlers(rules: services.alertRules).routes()
+        table.routes += ChannelHandlers(channels: services.channels, allowPrivate: services.webhookAllowPrivate).routes()
+        table.routes += AlertHandlers(history: services.alerts).routes()
         return table
     }
 }

@@ -9,6 +9,8 @@ struct TenantBody: JSONBodyWriting {
 
     func write(to w: inout JSONWriter) {
         w.beginObject()
+        w.key("alert_rule_limit")
+        w.integer(tenant.alertRuleLimit)
         w.key("created_at")
         w.date(tenant.createdAt)
         w.key("device_limit")
@@ -102,6 +104,7 @@ struct TenantHandlers: Sendable {
             fields.deviceLimit = base.deviceLimit
             fields.retentionDays = base.retentionDays
             fields.sensorLimitPerDevice = base.sensorLimitPerDevice
+            fields.alertRuleLimit = base.alertRuleLimit
         }
         let defaults = TenantFields(name: "")
         if let name = reader.string("name", required: base == nil, nullable: base != nil, maxLength: 200) {
@@ -128,6 +131,8 @@ struct TenantHandlers: Sendable {
         fields.sensorLimitPerDevice = reader.nullableInteger(
             "sensor_limit_per_device", in: 1...100_000, current: fields.sensorLimitPerDevice,
             default: defaults.sensorLimitPerDevice)
+        fields.alertRuleLimit = reader.nullableInteger(
+            "alert_rule_limit", in: 0...100_000, current: fields.alertRuleLimit, default: defaults.alertRuleLimit)
         return fields
     }
 }

@@ -6,7 +6,7 @@ extension TenantDatabase {
     /// A tenant-scoped transaction for `context`: 404 when the tenant does not exist,
     /// 403 `tenant_suspended` when it is suspended (platform admins still pass). The
     /// status is read in the same round trip as `BEGIN`.
-    func withActiveTenant<T: Sendable>(
+    public func withActiveTenant<T: Sendable>(
         _ context: TenantContext, _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         try await withTenant(context.tenant, prologue: [Self.statusQuery(context.tenant)]) { db, results in
@@ -17,7 +17,7 @@ extension TenantDatabase {
 
     /// A read-only request in one round trip: the tenant's status and `queries`,
     /// checked as `withActiveTenant` does; `body` gets the queries' results.
-    func readActiveTenant<T: Sendable>(
+    public func readActiveTenant<T: Sendable>(
         _ context: TenantContext, _ queries: [PostgresQuery], _ body: @escaping @Sendable ([PostgresResult]) throws -> T
     ) async throws -> T {
         try await read(context.tenant, [Self.statusQuery(context.tenant)] + queries) { results in

@@ -15,16 +15,17 @@ public struct Tenant: Sendable, Equatable {
     public var deviceLimit: Int
     public var retentionDays: Int
     public var sensorLimitPerDevice: Int
+    public var alertRuleLimit: Int
     public var createdAt: Date
     public var updatedAt: Date
     public var version: Int64
 
     static let columns =
-        "id, name, status, device_limit, retention_days, sensor_limit_per_device, created_at, updated_at, version"
+        "id, name, status, device_limit, retention_days, sensor_limit_per_device, created_at, updated_at, version, alert_rule_limit"
 
     public init(
         id: String, name: String, status: Status, deviceLimit: Int, retentionDays: Int, sensorLimitPerDevice: Int,
-        createdAt: Date, updatedAt: Date, version: Int64
+        alertRuleLimit: Int = 1_000, createdAt: Date, updatedAt: Date, version: Int64
     ) {
         self.id = id
         self.name = name
@@ -32,6 +33,7 @@ public struct Tenant: Sendable, Equatable {
         self.deviceLimit = deviceLimit
         self.retentionDays = retentionDays
         self.sensorLimitPerDevice = sensorLimitPerDevice
+        self.alertRuleLimit = alertRuleLimit
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.version = version
@@ -47,6 +49,7 @@ public struct Tenant: Sendable, Equatable {
         createdAt = try row.decode(6)
         updatedAt = try row.decode(7)
         version = try row.decode(8)
+        alertRuleLimit = try row.decode(9)
     }
 }
 
@@ -57,6 +60,7 @@ public struct TenantFields: Sendable, Equatable {
     public var deviceLimit: Int = 10_000
     public var retentionDays: Int = 365
     public var sensorLimitPerDevice: Int = 1_000
+    public var alertRuleLimit: Int = 1_000
 
     public init(name: String) {
         self.name = name

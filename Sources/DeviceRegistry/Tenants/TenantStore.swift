@@ -9,9 +9,10 @@ enum TenantStore {
         do {
             let result = try db.query(
                 """
-                INSERT INTO millwright.tenants (id, name, status, device_limit, retention_days, sensor_limit_per_device)
+                INSERT INTO millwright.tenants (id, name, status, device_limit, retention_days, sensor_limit_per_device,
+                                                alert_rule_limit)
                 VALUES (\(id.rawValue), \(fields.name), \(fields.status.rawValue), \(fields.deviceLimit),
-                        \(fields.retentionDays), \(fields.sensorLimitPerDevice))
+                        \(fields.retentionDays), \(fields.sensorLimitPerDevice), \(fields.alertRuleLimit))
                 RETURNING \(unsafeSQL: Tenant.columns)
                 """)
             return try Tenant(row: result.first!)
@@ -52,7 +53,8 @@ enum TenantStore {
             """
             UPDATE millwright.tenants SET name = \(fields.name), status = \(fields.status.rawValue),
                 device_limit = \(fields.deviceLimit), retention_days = \(fields.retentionDays),
-                sensor_limit_per_device = \(fields.sensorLimitPerDevice), updated_at = now(), version = version + 1
+                sensor_limit_per_device = \(fields.sensorLimitPerDevice), alert_rule_limit = \(fields.alertRuleLimit),
+                updated_at = now(), version = version + 1
             WHERE id = \(id.rawValue)
             RETURNING \(unsafeSQL: Tenant.columns)
             """)

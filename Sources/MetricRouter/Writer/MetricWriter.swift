@@ -9,7 +9,9 @@ import Tenancy
 
 /// Group commit for metric points: concurrent requests' batches are queued, merged
 /// and written with one binary `COPY` per value kind in one transaction; each request
-/// is answered only after the transaction holding its points committed.
+/// is answered only after the transaction holding its points committed. The same
+/// transaction records, per tenant, which sensors it wrote (`point_commits`): what the
+/// alert evaluator reads, so that it sees exactly the points that committed.
 ///
 /// - A flush starts when `flushPoints` are waiting, or `flushInterval` after the first
 ///   batch arrived; `flushers` flushes may be in flight at once. A request's points are
@@ -236,18 +238,22 @@ public final class MetricWriter: Service, Sendable {
     /// The fast path: one binary COPY per kind, one transaction.
     func copy(_ batches: [PointBatch], on connection: PostgresConnection) throws {
         try connection.transaction(prologue: []) { _ in
-            for (kind, body) in PointCopy.bodies(try admit(batches, on: connection)) {
+            let admitted = try admit(batches, on: connection)
+            for (kind, body) in PointCopy.bodies(admitted) {
                 try connection.copyIn(unsafeSQL: PointCopy.statement(kind), data: body)
             }
+            if let commits = PointCopy.commits(admitted) { _ = try connection.query(commits) }
         }
     }
 
     /// The re-send path: per tenant, its scope and an upsert per kind, one transaction.
     func upsert(_ batches: [PointBatch], on connection: PostgresConnection) throws {
         try connection.transaction(prologue: []) { _ in
-            for batch in try admit(batches, on: connection) where batch.count > 0 {
+            let admitted = try admit(batches, on: connection)
+            for batch in admitted where batch.count > 0 {
                 _ = try connection.pipeline([TenantDatabase.scope(batch.tenant)] + PointCopy.upserts(batch))
             }
+            if let commits = PointCopy.commits(admitted) { _ = try connection.query(commits) }
         }
     }
 

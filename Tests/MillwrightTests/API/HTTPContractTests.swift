@@ -19,13 +19,21 @@ import Testing
 struct HTTPContractTests {
     /// A service with tenants `acme` (device `press-1` with sensor `temp`) and `beta`.
     struct Harness {
-        let registry = InMemoryRegistry()
+        let registry: InMemoryRegistry
         let ingestor = InMemoryIngestor()
+        let alerting: InMemoryAlerting
+
+        init() {
+            registry = InMemoryRegistry()
+            alerting = InMemoryAlerting(registry: registry)
+        }
 
         func application() -> some ApplicationProtocol {
+            let alerting = self.alerting
             let services = APIServices(
                 tenants: registry, devices: registry, sensors: registry, keys: registry, ingestor: ingestor,
-                points: EmptyPoints(registry: registry), timeZones: TimeZoneNames(["UTC", "Europe/Berlin"]),
+                points: EmptyPoints(registry: registry), alertRules: alerting, channels: alerting, alerts: alerting,
+                timeZones: TimeZoneNames(["UTC", "Europe/Berlin"]),
                 readiness: { .ready }, storageEngine: "partman", openAPIDocument: nil)
             var logger = Logger(label: "contract")
             logger.logLevel = .critical
@@ -151,6 +159,94 @@ struct HTTPContractTests {
                     #expect(response.headers[.contentType] == "application/problem+json")
                     let code = Self.field(response.body, "code") as? String
                     #expect(code == (expected == 404 ? "not_found" : "forbidden"))
+                }
+            }
+        }
+    }
+
+    static let someID = "0b9a3f1e-7c2d-4e5f-8a9b-0c1d2e3f4a5b"
+
+    @Test(
+        "Alerting role matrix: tenant admins write rules and own channels, members read rules and alerts, outsiders 404",
+        arguments: [
+            ("viewer@acme", "GET", "/api/v1/tenants/acme/alert-rules", 200),
+            ("metrics-writer@acme", "GET", "/api/v1/tenants/acme/alert-rules", 200),
+            ("tenant-admin@acme", "GET", "/api/v1/tenants/acme/alert-rules", 200),
+            ("device@acme/press-1", "GET", "/api/v1/tenants/acme/alert-rules", 403),
+            ("viewer@beta", "GET", "/api/v1/tenants/acme/alert-rules", 404),
+            ("device@beta/press-1", "GET", "/api/v1/tenants/acme/alert-rules", 404),
+            ("viewer@acme", "POST", "/api/v1/tenants/acme/alert-rules", 403),
+            ("metrics-writer@acme", "POST", "/api/v1/tenants/acme/alert-rules", 403),
+            ("tenant-admin@beta", "POST", "/api/v1/tenants/acme/alert-rules", 404),
+            ("tenant-admin@acme", "POST", "/api/v1/tenants/acme/alert-rules", 400),
+            ("viewer@acme", "GET", "/api/v1/tenants/acme/alert-rules/\(someID)", 404),
+            ("viewer@acme", "PATCH", "/api/v1/tenants/acme/alert-rules/\(someID)", 403),
+            ("viewer@acme", "DELETE", "/api/v1/tenants/acme/alert-rules/\(someID)", 403),
+            ("tenant-admin@acme", "DELETE", "/api/v1/tenants/acme/alert-rules/\(someID)", 404),
+            ("tenant-admin@acme", "GET", "/api/v1/tenants/acme/alert-rules/not-a-uuid", 404),
+            ("viewer@acme", "GET", "/api/v1/tenants/acme/notification-channels", 403),
+            ("metrics-writer@acme", "GET", "/api/v1/tenants/acme/notification-channels", 403),
+            ("tenant-admin@acme", "GET", "/api/v1/tenants/acme/notification-channels", 200),
+            ("tenant-admin@beta", "GET", "/api/v1/tenants/acme/notification-channels", 404),
+            ("viewer@acme", "POST", "/api/v1/tenants/acme/notification-channels", 403),
+            ("tenant-admin@acme", "POST", "/api/v1/tenants/acme/notification-channels", 400),
+            ("viewer@acme", "GET", "/api/v1/tenants/acme/notification-channels/\(someID)/deliveries", 403),
+            ("tenant-admin@acme", "GET", "/api/v1/tenants/acme/notification-channels/\(someID)/deliveries", 404),
+            ("viewer@acme", "POST", "/api/v1/tenants/acme/notification-channels/\(someID)/test", 403),
+            ("tenant-admin@acme", "POST", "/api/v1/tenants/acme/notification-channels/\(someID)/test", 404),
+            ("viewer@acme", "GET", "/api/v1/tenants/acme/alerts", 200),
+            ("device@acme/press-1", "GET", "/api/v1/tenants/acme/alerts", 403),
+            ("viewer@beta", "GET", "/api/v1/tenants/acme/alerts", 404),
+            ("viewer@acme", "GET", "/api/v1/tenants/acme/alerts/1", 404),
+            ("viewer@acme", "POST", "/api/v1/tenants/acme/alerts/1/acknowledge", 404),
+            ("device@acme/press-1", "POST", "/api/v1/tenants/acme/alerts/1/acknowledge", 403),
+            ("viewer@beta", "POST", "/api/v1/tenants/acme/alerts/1/acknowledge", 404),
+            ("viewer@acme", "GET", "/api/v1/tenants/acme/devices/press-1/sensors/temp/anomalies", 200),
+            ("device@acme/press-1", "GET", "/api/v1/tenants/acme/devices/press-1/sensors/temp/anomalies", 403),
+            ("viewer@beta", "GET", "/api/v1/tenants/acme/devices/press-1/sensors/temp/anomalies", 404),
+            ("platform-admin", "GET", "/api/v1/tenants/acme/notification-channels", 200),
+        ])
+    func alertingRoleMatrix(_ token: String, _ method: String, _ path: String, _ expected: Int) async throws {
+        try await Harness.make().application().test(.router) { client in
+            let body: ByteBuffer? = method == "GET" || method == "DELETE" ? nil : ByteBuffer(string: "{}")
+            var headers = Self.headers(token)
+            if body != nil { headers[.contentType] = method == "PATCH" ? "application/merge-patch+json" : "application/json" }
+            try await client.execute(uri: path, method: HTTPRequest.Method(method)!, headers: headers, body: body) {
+                response in
+                #expect(response.status.code == expected, "\(token) \(method) \(path)")
+                if expected >= 400 { #expect(response.headers[.contentType] == "application/problem+json") }
+            }
+        }
+    }
+
+    @Test(
+        "Webhook URLs: http(s) with a host, no credentials, and no private address literal (without MILLWRIGHT_WEBHOOK_ALLOW_PRIVATE)",
+        arguments: [
+            ("http://127.0.0.1:9000/hook", "private_address"), ("http://[::1]:8080/", "private_address"),
+            ("http://localhost/hook", "private_address"), ("https://10.0.0.1/", "private_address"),
+            ("http://169.254.169.254/latest/meta-data", "private_address"), ("http://[fe80::1]/", "private_address"),
+            ("ftp://hooks.example.com/", "invalid_url"), ("https://user:pass@hooks.example.com/", "invalid_url"),
+            ("not a url", "invalid_url"), ("https://hooks.example.com/millwright", nil),
+        ] as [(String, String?)])
+    func webhookURLs(_ url: String, _ refusal: String?) async throws {
+        try await Harness.make().application().test(.router) { client in
+            let body = try JSONSerialization.data(withJSONObject: ["name": "ops", "url": url])
+            var headers = Self.headers("tenant-admin@acme")
+            headers[.contentType] = "application/json"
+            try await client.execute(
+                uri: "/api/v1/tenants/acme/notification-channels", method: .post, headers: headers,
+                body: ByteBuffer(data: body)
+            ) { response in
+                let json = try Self.json(response.body)
+                if let refusal {
+                    #expect(response.status == .unprocessableContent, "\(url)")
+                    let errors = json["errors"] as? [[String: Any]] ?? []
+                    #expect(errors.first?["pointer"] as? String == "/url")
+                    #expect(errors.first?["code"] as? String == refusal, "\(url)")
+                } else {
+                    #expect(response.status == .created)
+                    #expect((json["secret"] as? String)?.hasPrefix("whsec_") == true)
+                    #expect(json["signed"] as? Bool == true)
                 }
             }
         }
@@ -352,7 +448,8 @@ struct HTTPContractTests {
         let harness = try await Harness.make()
         let services = APIServices(
             tenants: harness.registry, devices: harness.registry, sensors: harness.registry, keys: harness.registry,
-            ingestor: harness.ingestor, points: EmptyPoints(registry: harness.registry), timeZones: TimeZoneNames(["UTC"]),
+            ingestor: harness.ingestor, points: EmptyPoints(registry: harness.registry), alertRules: harness.alerting,
+            channels: harness.alerting, alerts: harness.alerting, timeZones: TimeZoneNames(["UTC"]),
             readiness: { .pending(2) }, storageEngine: "partman", openAPIDocument: nil)
         let app = Application(
             responder: MillwrightResponder(

@@ -194,6 +194,10 @@ final class ServiceProcess: @unchecked Sendable {
             "MILLWRIGHT_OIDC_AUDIENCE": TestEnvironment.audience, "MILLWRIGHT_OIDC_CLIENT_ID": TestEnvironment.clientID,
             "MILLWRIGHT_PORT": String(port), "MILLWRIGHT_MIGRATIONS_DIR": TestEnvironment.migrationsDirectory.path,
             "MILLWRIGHT_LOG_LEVEL": "warning", "MILLWRIGHT_METRICS_PORT": String(metricsPort),
+            // Alerting as every other replica in the tests has it (TestEnvironment.configuration):
+            // any replica may send another test's webhook.
+            "MILLWRIGHT_WEBHOOK_ALLOW_PRIVATE": "true", "MILLWRIGHT_WEBHOOK_FIRST_RETRY_S": "1",
+            "MILLWRIGHT_PUBLIC_URL": "https://millwright.example",
         ].merging(environment) { _, new in new }
         FileManager.default.createFile(atPath: logPath, contents: nil)
         // Logs go to stdout, start-up failures to stderr: both kept.

@@ -1,3 +1,4 @@
+import Alerting
 import Auth
 import DeviceRegistry
 import Foundation
@@ -337,5 +338,134 @@ struct FixedAuthenticator: Authenticating {
             UserPrincipal(
                 issuer: "test", subject: token, username: nil, roles: [role], tenants: Set([TenantID(parts[1])].compactMap { $0 })
             ))
+    }
+}
+
+/// Alerting in memory, for the HTTP contract tests: rules and channels in dictionaries
+/// (tenant-scoped by the context, the registry's existence and suspension checks
+/// borrowed from `InMemoryRegistry`), no alerts.
+final class InMemoryAlerting: AlertRuleDirectory, ChannelDirectory, AlertHistory, Sendable {
+    let registry: InMemoryRegistry
+    private let rules = Mutex<[TenantID: [UUID: AlertRule]]>([:])
+    private let channelStore = Mutex<[TenantID: [UUID: NotificationChannel]]>([:])
+
+    init(registry: InMemoryRegistry) { self.registry = registry }
+
+    private func admit(_ context: TenantContext) async throws { _ = try await registry.tenant(in: context) }
+
+    func createRule(_ fields: RuleFields, in context: TenantContext) async throws -> AlertRule {
+        try await admit(context)
+        if case .device(let id) = fields.target { _ = try await registry.device(id, in: context) }
+        let known = channelStore.withLock { Set(($0[context.tenant] ?? [:]).keys) }
+        for (index, channel) in fields.channels.enumerated() where !known.contains(channel) {
+            throw RuleRefused(pointer: "/channels/\(index)", code: "unknown_channel", message: "no such channel")
+        }
+        let rule = AlertRule(id: UUID(), fields: fields, createdAt: Date(), updatedAt: Date(), version: 1)
+        rules.withLock { $0[context.tenant, default: [:]][rule.id] = rule }
+        return rule
+    }
+
+    func rules(after cursor: UUID?, limit: Int, in context: TenantContext) async throws -> [AlertRule] {
+        try await admit(context)
+        return rules.withLock { Array(($0[context.tenant] ?? [:]).values) }.sorted { $0.id.uuidString < $1.id.uuidString }
+            .filter { cursor == nil || $0.id.uuidString > cursor!.uuidString }.prefix(limit).map { $0 }
+    }
+
+    func rule(_ id: UUID, in context: TenantContext) async throws -> AlertRule {
+        try await admit(context)
+        guard let rule = rules.withLock({ $0[context.tenant]?[id] }) else { throw RegistryError(.notFound, "no rule") }
+        return rule
+    }
+
+    func updateRule(
+        _ id: UUID, in context: TenantContext, _ change: @escaping @Sendable (AlertRule) throws -> RuleFields
+    ) async throws -> AlertRule {
+        var rule = try await self.rule(id, in: context)
+        rule.fields = try change(rule)
+        rule.version += 1
+        let updated = rule
+        rules.withLock { $0[context.tenant, default: [:]][id] = updated }
+        return updated
+    }
+
+    func deleteRule(_ id: UUID, in context: TenantContext) async throws {
+        _ = try await rule(id, in: context)
+        rules.withLock { _ = $0[context.tenant]?.removeValue(forKey: id) }
+    }
+
+    func createChannel(
+        _ fields: ChannelFields, secret: [UInt8]?, in context: TenantContext
+    ) async throws
+        -> NotificationChannel
+    {
+        try await admit(context)
+        let channel = NotificationChannel(
+            id: UUID(), fields: fields, signed: secret != nil, disabledReason: nil, createdAt: Date(), updatedAt: Date(),
+            version: 1)
+        channelStore.withLock { $0[context.tenant, default: [:]][channel.id] = channel }
+        return channel
+    }
+
+    func channels(after cursor: UUID?, limit: Int, in context: TenantContext) async throws -> [NotificationChannel] {
+        try await admit(context)
+        return channelStore.withLock { Array(($0[context.tenant] ?? [:]).values) }.prefix(limit).map { $0 }
+    }
+
+    func channel(_ id: UUID, in context: TenantContext) async throws -> NotificationChannel {
+        try await admit(context)
+        guard let channel = channelStore.withLock({ $0[context.tenant]?[id] }) else {
+            throw RegistryError(.notFound, "no channel")
+        }
+        return channel
+    }
+
+    func updateChannel(
+        _ id: UUID, secret: [UInt8]??, in context: TenantContext,
+        _ change: @escaping @Sendable (NotificationChannel) throws -> ChannelFields
+    ) async throws -> NotificationChannel {
+        var channel = try await self.channel(id, in: context)
+        channel.fields = try change(channel)
+        if let secret { channel.signed = secret != nil }
+        channel.version += 1
+        let updated = channel
+        channelStore.withLock { $0[context.tenant, default: [:]][id] = updated }
+        return updated
+    }
+
+    func deleteChannel(_ id: UUID, in context: TenantContext) async throws {
+        _ = try await channel(id, in: context)
+        channelStore.withLock { _ = $0[context.tenant]?.removeValue(forKey: id) }
+    }
+
+    func deliveries(channel: UUID, before cursor: Int64?, limit: Int, in context: TenantContext) async throws -> [Delivery] {
+        _ = try await self.channel(channel, in: context)
+        return []
+    }
+
+    func sendTest(channel: UUID, in context: TenantContext) async throws -> Delivery {
+        _ = try await self.channel(channel, in: context)
+        return Delivery(
+            id: 1, channelID: channel, alertID: nil, eventID: "test-1", event: "test", status: .pending, attempts: 0,
+            lastStatus: nil, lastError: nil, nextAttemptAt: Date(), createdAt: Date(), deliveredAt: nil)
+    }
+
+    func alerts(_ filter: AlertFilter, before cursor: Int64?, limit: Int, in context: TenantContext) async throws -> [Alert] {
+        try await admit(context)
+        return []
+    }
+
+    func alert(_ id: Int64, in context: TenantContext) async throws -> Alert {
+        try await admit(context)
+        throw RegistryError(.notFound, "no alert \(id)")
+    }
+
+    func acknowledge(_ id: Int64, in context: TenantContext) async throws -> Alert { try await alert(id, in: context) }
+
+    func anomalies(
+        device: String, sensor: String, from: Date, to: Date, windowSeconds: Int, threshold: Double, minSamples: Int,
+        limit: Int, in context: TenantContext
+    ) async throws -> [AnomalyScore] {
+        _ = try await registry.sensor(device: device, key: sensor, in: context)
+        return []
     }
 }

@@ -37,9 +37,14 @@ enum TestEnvironment {
             tenantClaim: "tenant", allowHTTP: true)
         auth.retryInterval = .milliseconds(100)
         auth.fetchTimeout = .seconds(2)
-        return MillwrightConfiguration(
+        var configuration = MillwrightConfiguration(
             databaseURL: runtimeDatabaseURL, migrationDatabaseURL: ownerDatabaseURL, host: "127.0.0.1", port: 0,
             poolSize: 8, auth: auth, migrateOnStart: true, migrationsDirectory: migrationsDirectory, logLevel: "warning")
+        // Webhooks go to the test's own receiver on 127.0.0.1, and are retried soon.
+        configuration.dispatcher.allowPrivateAddresses = true
+        configuration.dispatcher.firstBackoff = .seconds(1)
+        configuration.alerts.publicURL = "https://millwright.example"
+        return configuration
     }
 
     static var migrationsDirectory: URL {
