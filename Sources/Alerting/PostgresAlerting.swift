@@ -123,6 +123,13 @@ public struct PostgresAlerting: AlertRuleDirectory, ChannelDirectory, AlertHisto
             guard found.fields.enabled else {
                 throw RegistryError(.channelDisabled, "the channel is disabled; enable it to send a test")
             }
+            // A new test replaces one still pending: tests never pile up deliveries, and a
+            // receiver fixed after a failed test is tested at once.
+            _ = try db.query(
+                """
+                UPDATE millwright.notification_deliveries SET status = 'failed', last_error = 'replaced by a newer test'
+                WHERE channel_id = \(channel) AND event = 'test' AND status = 'pending'
+                """)
             let eventID = "test-" + UUID().uuidString.lowercased()
             let payload = NotificationPayload(
                 event: "test", eventID: eventID, tenant: tenant.rawValue, alertID: nil, ruleID: nil,

@@ -52,6 +52,15 @@ public enum PublicAddress {
         }
     }
 
+    /// An IPv4 or IPv6 address literal as its bytes; nil for anything else.
+    public static func bytes(literal text: String) -> [UInt8]? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+        return nil
+    }
+
     /// The addresses `host` resolves to, as bytes with their text form. Blocking.
     static func resolve(_ host: String) throws(HTTPClientError) -> [(bytes: [UInt8], text: String)] {
         var hints = addrinfo()
@@ -104,7 +113,7 @@ public enum PublicAddress {
             }
         }
         // An address literal is connected to as written: nothing to pin.
-        if host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) { return nil }
+        if bytes(literal: host) != nil { return nil }
         return "\(host):\(port):\(chosen.text)"
     }
 }

@@ -10,6 +10,7 @@ public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible
         public static let tenantSuspended = Code(raw: "tenant_suspended")
         public static let alertRuleLimitReached = Code(raw: "alert_rule_limit_reached")
         public static let channelDisabled = Code(raw: "channel_disabled")
+        public static let channelLimitReached = Code(raw: "channel_limit_reached")
         public var description: String { raw }
     }
 

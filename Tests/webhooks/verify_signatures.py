@@ -14,16 +14,19 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import queue
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from millwright_api import API  # noqa: E402
 
 base, issuer = sys.argv[1], sys.argv[2]
 secrets_file = sys.argv[3] if len(sys.argv) > 3 else None
@@ -46,19 +49,14 @@ threading.Thread(target=server.serve_forever, daemon=True).start()
 hook = f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def token(roles, tenant=None):
-    url = f"{issuer}/token?roles={roles}" + (f"&tenant={tenant}" if tenant else "")
-    return json.load(urllib.request.urlopen(url))["access_token"]
+api = API(base, issuer)
+token = api.token
 
 
 def call(method, path, bearer, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {bearer}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request) as response:
-        return json.load(response) if response.status != 204 else None
+    status, answer = api.call(method, path, bearer, body)
+    check(200 <= status < 300, f"{method} {path} answered {status}: {answer}")
+    return answer
 
 
 def check(condition, message):

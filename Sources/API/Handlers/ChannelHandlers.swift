@@ -223,7 +223,7 @@ struct ChannelHandlers: Sendable {
         if host == "localhost" || host.hasSuffix(".localhost") {
             return ("private_address", "may not reach loopback, private, link-local or multicast addresses")
         }
-        if let bytes = IPAddressText.bytes(host), PublicAddress.refusal(bytes) != nil {
+        if let bytes = PublicAddress.bytes(literal: host), PublicAddress.refusal(bytes) != nil {
             return ("private_address", "may not reach loopback, private, link-local or multicast addresses")
         }
         return nil
@@ -255,16 +255,5 @@ struct ChannelHandlers: Sendable {
         if let key { return (.some(key), WebhookSignature.display(key)) }
         if current && signed == false { return (.some(nil), nil) }
         return (current ? nil : .some(nil), nil)
-    }
-}
-
-/// IP address literals as bytes.
-enum IPAddressText {
-    static func bytes(_ text: String) -> [UInt8]? {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
-        return nil
     }
 }

@@ -20,8 +20,16 @@ enum ChannelStore {
             RETURNING \(unsafeSQL: columns)
             """)
         guard let row = result.first else { throw RegistryError(.notFound, "the channel was not created") }
+        let count = try db.query("SELECT count(*) FROM millwright.notification_channels").first?.decode(0, as: Int.self)
+        guard let count, count <= maxChannels else {
+            throw RegistryError(.channelLimitReached, "a tenant may have \(maxChannels) notification channels")
+        }
         return try channel(from: row)
     }
+
+    /// Channels a tenant may have (a channel is an outbound endpoint each tenant admin
+    /// adds; more than this is no notification plan, and each costs delivery slots).
+    static let maxChannels = 100
 
     static func findQuery(_ id: UUID) -> PostgresQuery {
         "SELECT \(unsafeSQL: columns) FROM millwright.notification_channels WHERE id = \(id)"

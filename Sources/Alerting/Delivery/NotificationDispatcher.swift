@@ -317,7 +317,8 @@ public final class NotificationDispatcher: Service, Sendable {
                 _ = try db.query(
                     PostgresQuery(
                         unsafeSQL: "UPDATE millwright.notification_deliveries SET \(assignments), claimed_until = NULL"
-                            + " WHERE tenant_id = $1 AND id = $2", binds: binds))
+                            // Still pending: a delivery replaced meanwhile (a newer test) stays failed.
+                            + " WHERE tenant_id = $1 AND id = $2 AND status = 'pending'", binds: binds))
             }
             switch result {
             case .delivered(let status):

@@ -44,6 +44,7 @@ public struct AlertEvaluator: Service {
     }
 
     public func run() async throws {
+        let rules = RuleCache()
         let leaderGauge = Gauge(label: "millwright_alert_evaluator_leader")
         let lagGauge = Gauge(label: "millwright_alert_evaluator_lag_seconds")
         var firingSeries: Set<[String]> = []
@@ -51,7 +52,7 @@ public struct AlertEvaluator: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let clockDue = ContinuousClock.now - lastClock >= configuration.clockInterval
             let round = EvaluationRound(
-                settings: settings, maxCommits: configuration.maxCommitsPerRound, clockWork: clockDue,
+                settings: settings, rules: rules, maxCommits: configuration.maxCommitsPerRound, clockWork: clockDue,
                 tenantLabel: configuration.tenantLabel, logger: logger)
             var pause = configuration.interval
             do {

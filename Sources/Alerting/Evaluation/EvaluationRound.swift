@@ -36,6 +36,7 @@ struct EvaluationRound {
     }
 
     let settings: AlertSettings
+    let rules: RuleCache
     let maxCommits: Int
     let clockWork: Bool
     let tenantLabel: Bool
@@ -84,7 +85,7 @@ struct EvaluationRound {
                     outcome.events += try isolated(db) {
                         _ = try db.query(TenantDatabase.scope(tenant))
                         var evaluation = TenantEvaluation(
-                            tenant: tenant, now: outcome.now, settings: settings, db: db)
+                            tenant: tenant, now: outcome.now, settings: settings, rules: rules, db: db)
                         return try evaluation.points(commits)
                     }
                 } catch {
@@ -117,7 +118,8 @@ struct EvaluationRound {
             do {
                 outcome.events += try isolated(db) {
                     _ = try db.query(TenantDatabase.scope(tenant))
-                    var evaluation = TenantEvaluation(tenant: tenant, now: outcome.now, settings: settings, db: db)
+                    var evaluation = TenantEvaluation(
+                        tenant: tenant, now: outcome.now, settings: settings, rules: rules, db: db)
                     return try evaluation.clock()
                 }
             } catch {

@@ -27,13 +27,15 @@ struct TenantEvaluation {
     let tenant: TenantID
     let now: Int64
     let settings: AlertSettings
+    let rules: RuleCache
     let db: PostgresConnection
     private var events = 0
 
-    init(tenant: TenantID, now: Int64, settings: AlertSettings, db: PostgresConnection) {
+    init(tenant: TenantID, now: Int64, settings: AlertSettings, rules: RuleCache, db: PostgresConnection) {
         self.tenant = tenant
         self.now = now
         self.settings = settings
+        self.rules = rules
         self.db = db
     }
 
@@ -51,34 +53,41 @@ struct TenantEvaluation {
     /// Evaluates the committed points of `commits`; returns the number of events.
     mutating func points(_ commits: TenantCommits) throws -> Int {
         let ids = PostgresArrayLiteral(commits.newest.keys.sorted())
-        // Rules on one device, rules by label selector, device-wide silence rules: three
-        // joins an index or a hash serves, not one join on an OR.
-        let matches = try db.query(
+        // Which rules each sensor feeds: rules on one device, rules by label selector,
+        // device-wide silence rules, as three joins an index or a hash serves (not one
+        // join on an OR). Rules themselves come from the cache, by id and version.
+        let results = try db.pipeline([
+            "SELECT id, version FROM millwright.alert_rules WHERE enabled",
             """
-            SELECT \(unsafeSQL: Self.ruleColumns), s.sensor_id, s.device_id, s.key
+            SELECT r.id, s.sensor_id, s.device_id, s.key
             FROM millwright.sensors s JOIN millwright.alert_rules r
               ON r.enabled AND r.device_id = s.device_id AND r.sensor_key = s.key
             WHERE s.sensor_id = ANY(\(ids)::bigint[]) AND (r.condition = 'silence' OR s.kind IN ('number', 'integer'))
             UNION ALL
-            SELECT \(unsafeSQL: Self.ruleColumns), s.sensor_id, s.device_id, s.key
+            SELECT r.id, s.sensor_id, s.device_id, s.key
             FROM millwright.sensors s JOIN millwright.devices d ON d.id = s.device_id
             JOIN millwright.alert_rules r ON r.enabled AND r.device_id IS NULL AND r.sensor_key = s.key
             WHERE s.sensor_id = ANY(\(ids)::bigint[]) AND (r.condition = 'silence' OR s.kind IN ('number', 'integer'))
               AND d.labels @> r.selector
             UNION ALL
-            SELECT \(unsafeSQL: Self.ruleColumns), s.sensor_id, s.device_id, ''
+            SELECT r.id, s.sensor_id, s.device_id, ''
             FROM millwright.sensors s JOIN millwright.devices d ON d.id = s.device_id
             JOIN millwright.alert_rules r ON r.enabled AND r.condition = 'silence' AND r.sensor_key IS NULL
               AND (r.device_id = d.id OR (r.device_id IS NULL AND d.labels @> r.selector))
             WHERE s.sensor_id = ANY(\(ids)::bigint[])
-            """)
+            """,
+        ])
+        let matches = results[1]
         guard matches.rowCount > 0 else { return 0 }
+        var versions: [UUID: Int64] = [:]
+        for row in results[0].rows { versions[try row.decode(0)] = try row.decode(1) }
+        let rules = try rules.rules(tenant, versions: versions, on: db)
         var watched: [SeriesID: Watched] = [:]
         for row in matches.rows {
-            let rule = try RuleStore.rule(from: row)
-            let sensor: Int64 = try row.decode(23)
-            let device: String = try row.decode(24)
-            let key: String = try row.decode(25)
+            guard let rule = rules[try row.decode(0, as: UUID.self)] else { continue }
+            let sensor: Int64 = try row.decode(1)
+            let device: String = try row.decode(2)
+            let key: String = try row.decode(3)
             let id = SeriesID(rule: rule.id, device: device, key: key)
             var entry =
                 watched[id]
@@ -93,7 +102,9 @@ struct TenantEvaluation {
         var anomalyWindows: [Int: Set<Int64>] = [:]
         for entry in watched.values {
             guard let sensor = entry.sensors.first else { continue }
-            let after = entry.machine.lastPointAt ?? (commits.oldest &- 1)
+            // Never before what this round's commits hold: a rule enabled again, or a
+            // series quiet for long, does not read back history.
+            let after = max(entry.machine.lastPointAt ?? .min, commits.oldest &- 1)
             switch entry.rule.fields.condition {
             case .threshold:
                 valueSensors[sensor] = min(valueSensors[sensor] ?? .max, after)
@@ -230,7 +241,8 @@ struct TenantEvaluation {
             FROM millwright.alert_series s JOIN millwright.alert_rules r ON r.id = s.rule_id
             WHERE r.enabled AND (
                 (r.condition = 'silence' AND (s.state <> 'firing' OR s.clear_since IS NOT NULL)
-                 AND coalesce(s.last_point_at, s.created_at) <= now() - r.for_seconds * interval '1 second')
+                 AND coalesce(s.last_point_at, s.created_at)
+                     <= now() - (r.for_seconds + \(unsafeSQL: Self.silenceSlackSQL)) * interval '1 second')
                 OR (s.state = 'firing' AND r.repeat_every_seconds IS NOT NULL
                     AND coalesce(s.last_notified_at, '-infinity') <= now() - r.repeat_every_seconds * interval '1 second'))
             ORDER BY s.rule_id, s.device_id, s.sensor_key
@@ -244,7 +256,7 @@ struct TenantEvaluation {
             var entry = Watched(rule: rule, device: try row.decode(23), key: try row.decode(24), machine: machine)
             entry.stored = stored
             if case .silence(let seconds) = rule.fields.condition,
-                let event = entry.machine.checkSilence(now: now, forSeconds: seconds)
+                let event = entry.machine.checkSilence(now: now, forSeconds: seconds + Self.silenceSlack(seconds))
             {
                 try record(event, &entry)
             }
@@ -291,8 +303,36 @@ struct TenantEvaluation {
     }
 
     /// Writes the series whose state changed, in one statement.
+    /// Whether a series' state must be written. A transition, or any change while an
+    /// alert is pending or firing, always; an inactive series' newest point time only
+    /// once it moved on by `pointSlack` (a minute; for silence, a tenth of `for`, at
+    /// least a second): points arrive all the time, and writing every watched series
+    /// on every round would cost ingest more than evaluation does. So for an inactive
+    /// series a late point less than that older than the newest may still be
+    /// evaluated; a silence alert fires between `for` and `for` + its slack after the
+    /// last point (the clock waits for the slack, so it never fires early).
+    static func mustStore(_ entry: Watched) -> Bool {
+        guard let stored = entry.stored else {
+            return entry.machine.state != .inactive || entry.rule.fields.condition.kind == "silence"
+        }
+        var before = stored
+        var after = entry.machine
+        before.lastPointAt = nil
+        after.lastPointAt = nil
+        if before != after { return true }
+        guard let newest = entry.machine.lastPointAt else { return false }
+        if entry.machine.state != .inactive { return newest != stored.lastPointAt }
+        let slack: Int64 =
+            if case .silence(let seconds) = entry.rule.fields.condition { Int64(silenceSlack(seconds)) } else { 60 }
+        return SeriesMachine.elapsed(stored.lastPointAt ?? .min, newest) >= slack * 1_000_000
+    }
+
+    /// How late a silence alert may fire: a tenth of `for`, from 1 s to 60 s.
+    static func silenceSlack(_ seconds: Int) -> Int { min(60, max(1, seconds / 10)) }
+    static let silenceSlackSQL = "least(60, greatest(1, r.for_seconds / 10))"
+
     private func storeStates(_ series: [Watched]) throws {
-        let changed = series.filter { $0.stored != $0.machine }
+        let changed = series.filter(Self.mustStore)
         guard !changed.isEmpty else { return }
         func times(_ value: (SeriesMachine) -> Int64?) -> PostgresArrayLiteral {
             IntegerArray.literal(changed.map { value($0.machine) })

@@ -115,7 +115,7 @@ enum PointCopy {
             func note<V>(_ column: PointBatch.Column<V>) {
                 for i in 0..<column.count {
                     let (sensor, time) = (column.sensorIDs[i], column.times[i])
-                    if let known = entry.newest[sensor], known >= time {} else { entry.newest[sensor] = time }
+                    entry.newest[sensor] = max(entry.newest[sensor] ?? time, time)
                     entry.oldest = min(entry.oldest, time)
                 }
             }
