@@ -242,7 +242,8 @@ public final class MetricWriter: Service, Sendable {
             for (kind, body) in PointCopy.bodies(admitted) {
                 try connection.copyIn(unsafeSQL: PointCopy.statement(kind), data: body)
             }
-            if let commits = PointCopy.commits(admitted) { _ = try connection.query(commits) }
+            let commits = PointCopy.commits(admitted)
+            if !commits.isEmpty { _ = try connection.pipeline(commits) }
         }
     }
 
@@ -253,7 +254,8 @@ public final class MetricWriter: Service, Sendable {
             for batch in admitted where batch.count > 0 {
                 _ = try connection.pipeline([TenantDatabase.scope(batch.tenant)] + PointCopy.upserts(batch))
             }
-            if let commits = PointCopy.commits(admitted) { _ = try connection.query(commits) }
+            let commits = PointCopy.commits(admitted)
+            if !commits.isEmpty { _ = try connection.pipeline(commits) }
         }
     }
 

@@ -107,8 +107,9 @@ enum PointCopy {
 
     /// The record of what a write transaction committed, for the alert evaluator: one
     /// row per tenant with each sensor written and its newest point time, and the
-    /// oldest point time. Nil when nothing was written.
-    static func commits(_ batches: [PointBatch]) -> PostgresQuery? {
+    /// oldest point time, as array literals (parsed by PostgreSQL's array input, several
+    /// times cheaper than the same numbers through jsonb). Empty when nothing was written.
+    static func commits(_ batches: [PointBatch]) -> [PostgresQuery] {
         var byTenant: [TenantID: (newest: [Int64: Int64], oldest: Int64)] = [:]
         for batch in batches where batch.count > 0 {
             var entry = byTenant[batch.tenant] ?? ([:], .max)
@@ -125,20 +126,14 @@ enum PointCopy {
             note(batch.strings)
             byTenant[batch.tenant] = entry
         }
-        guard !byTenant.isEmpty else { return nil }
-        var rows: [String] = []
-        for (tenant, entry) in byTenant {
+        return byTenant.sorted { $0.key < $1.key }.map { tenant, entry in
             let sensors = entry.newest.keys.sorted()
-            let ids = sensors.map(String.init).joined(separator: ",")
-            let newest = sensors.map { String(entry.newest[$0] ?? 0) }.joined(separator: ",")
-            // Tenant ids are [a-z0-9-]: nothing to escape in JSON.
-            rows.append(#"{"t":"\#(tenant.rawValue)","s":[\#(ids)],"n":[\#(newest)],"o":\#(entry.oldest)}"#)
+            return """
+                INSERT INTO millwright_metrics.point_commits (tenant_id, sensor_ids, newest, oldest)
+                VALUES (\(tenant.rawValue), \(PostgresArrayLiteral(sensors))::bigint[],
+                        \(PostgresArrayLiteral(sensors.map { entry.newest[$0] ?? 0 }))::bigint[], \(entry.oldest))
+                """
         }
-        let json = "[" + rows.joined(separator: ",") + "]"
-        return """
-            INSERT INTO millwright_metrics.point_commits (tenant_id, sensor_ids, newest, oldest)
-            SELECT t, s, n, o FROM jsonb_to_recordset(\(json)::jsonb) AS x(t text, s bigint[], n bigint[], o bigint)
-            """
     }
 
     /// The upsert of one batch (re-sent points overwrite): one statement per kind.
