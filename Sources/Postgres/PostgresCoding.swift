@@ -120,6 +120,10 @@ public struct PostgresArrayLiteral: PostgresEncodable {
     public init(_ text: String) { self.text = text }
     /// Integers as an array literal (`\(PostgresArrayLiteral(ids))::bigint[]`).
     public init(_ integers: some Sequence<Int64>) { self.text = "{" + integers.map(String.init).joined(separator: ",") + "}" }
+    /// UUIDs as an array literal (`\(PostgresArrayLiteral(uuids: ids))::uuid[]`).
+    public init(uuids: some Sequence<UUID>) {
+        self.text = "{" + uuids.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}"
+    }
     public var postgresText: String? { text }
 }
 

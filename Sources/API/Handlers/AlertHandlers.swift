@@ -196,10 +196,9 @@ struct AlertHandlers: Sendable {
         let found = try await history.anomalies(
             device: device, sensor: sensor, from: Self.date(from), to: Self.date(to), windowSeconds: window,
             threshold: threshold, minSamples: minSamples, limit: limit, in: context)
-        let next = found.count == limit ? found.last.map { QueryParameters.cursor(after: Self.micros($0.time)) } : nil
+        let next = found.count == limit ? found.last.map { QueryParameters.cursor(after: RFC3339.microseconds($0.time)) } : nil
         return try JSONResponse.make(.ok, Page(items: found.map(AnomalyBody.init), nextCursor: next))
     }
 
     static func date(_ micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }
-    static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
 }

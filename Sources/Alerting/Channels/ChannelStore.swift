@@ -95,7 +95,7 @@ enum ChannelStore {
         horizonSeconds: Int, tenant: TenantID, on db: PostgresConnection
     ) throws -> [Delivery] {
         guard !channels.isEmpty else { return [] }
-        let ids = PostgresArrayLiteral("{" + channels.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}")
+        let ids = PostgresArrayLiteral(uuids: channels)
         let result = try db.query(
             """
             INSERT INTO millwright.notification_deliveries (tenant_id, channel_id, alert_id, event_id, event, payload, expires_at)

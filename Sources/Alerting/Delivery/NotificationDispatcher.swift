@@ -181,7 +181,7 @@ public final class NotificationDispatcher: Service, Sendable {
     /// timeout and 5 s (a replica that dies mid-attempt delays that delivery so long).
     private func claim(max count: Int, busy: Set<UUID>, tenants: [String: Int]) async throws -> [Claim] {
         let lease = Int(configuration.timeout.components.seconds) + 5
-        let busyList = PostgresArrayLiteral("{" + busy.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}")
+        let busyList = PostgresArrayLiteral(uuids: busy)
         let perTenant = self.perTenant
         let full = PostgresTextArray(tenants.filter { $0.value >= perTenant }.map(\.key).sorted())
         return try await pool.withTransaction(prologue: ["SELECT set_config('millwright.alerting', 'on', true)"]) {

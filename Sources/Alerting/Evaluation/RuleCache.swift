@@ -16,7 +16,7 @@ final class RuleCache: Sendable {
         var current = cached.filter { versions[$0.key] == $0.value.version }
         let missing = versions.keys.filter { current[$0] == nil }
         if !missing.isEmpty {
-            let ids = PostgresArrayLiteral("{" + missing.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}")
+            let ids = PostgresArrayLiteral(uuids: missing)
             let result = try db.query(
                 "SELECT \(unsafeSQL: RuleStore.columns) FROM millwright.alert_rules WHERE id = ANY(\(ids)::uuid[])")
             for row in result.rows {

@@ -283,7 +283,7 @@ struct TenantEvaluation {
             """
             SELECT s.rule_id, s.device_id, s.sensor_key, \(unsafeSQL: Self.seriesColumns)
             FROM millwright.alert_series s
-            JOIN unnest(\(Self.uuidArray(ids.map(\.rule)))::uuid[], \(PostgresTextArray(ids.map(\.device)))::text[],
+            JOIN unnest(\(PostgresArrayLiteral(uuids: ids.map(\.rule)))::uuid[], \(PostgresTextArray(ids.map(\.device)))::text[],
                         \(PostgresTextArray(ids.map(\.key)))::text[]) AS u (rule_id, device_id, sensor_key)
               ON s.rule_id = u.rule_id AND s.device_id = u.device_id AND s.sensor_key = u.sensor_key
             FOR UPDATE OF s
@@ -349,7 +349,7 @@ struct TenantEvaluation {
             SELECT \(tenant.rawValue), u.r, u.d, u.k, u.st, \(unsafeSQL: Micros.timestamp("u.since")),
                    \(unsafeSQL: Micros.timestamp("u.clear")), \(unsafeSQL: Micros.timestamp("u.last")), u.alert,
                    \(unsafeSQL: Micros.timestamp("u.notified"))
-            FROM unnest(\(Self.uuidArray(changed.map(\.rule.id)))::uuid[], \(PostgresTextArray(changed.map(\.device)))::text[],
+            FROM unnest(\(PostgresArrayLiteral(uuids: changed.map(\.rule.id)))::uuid[], \(PostgresTextArray(changed.map(\.device)))::text[],
                         \(PostgresTextArray(changed.map(\.key)))::text[],
                         \(PostgresTextArray(changed.map(\.machine.state.rawValue)))::text[],
                         \(times(\.since))::bigint[], \(times(\.clearSince))::bigint[], \(times(\.lastPointAt))::bigint[],
@@ -359,10 +359,6 @@ struct TenantEvaluation {
                 since = excluded.since, clear_since = excluded.clear_since, last_point_at = excluded.last_point_at,
                 alert_id = excluded.alert_id, last_notified_at = excluded.last_notified_at
             """)
-    }
-
-    static func uuidArray(_ ids: [UUID]) -> PostgresArrayLiteral {
-        PostgresArrayLiteral("{" + ids.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}")
     }
 
     // MARK: Events

@@ -176,7 +176,7 @@ enum RuleStore {
 
         init(_ fields: RuleFields) {
             labels = JSONText.object(fields.labels)
-            channels = PostgresArrayLiteral("{" + fields.channels.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}")
+            channels = PostgresArrayLiteral(uuids: fields.channels)
             switch fields.target {
             case .device(let id): device = id
             case .selector(let labels): selector = JSONText.object(labels)
