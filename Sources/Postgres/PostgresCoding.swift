@@ -77,18 +77,35 @@ public struct PostgresBytes: PostgresEncodable, PostgresDecodable, Equatable {
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     public var postgresText: String? {
-        "\\x" + bytes.map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 2 + bytes.count * 2) { text in
+            text[0] = UInt8(ascii: "\\")
+            text[1] = UInt8(ascii: "x")
+            var at = 2
+            for byte in bytes {
+                text[at] = digits[Int(byte >> 4)]
+                text[at + 1] = digits[Int(byte & 0x0f)]
+                at += 2
+            }
+            return at
+        }
     }
 
     public init(postgresText text: String) throws(PostgresError) {
-        guard text.hasPrefix("\\x"), text.utf8.count % 2 == 0 else { throw .decoding(text, as: "bytea") }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count / 2 - 1)
-        var iterator = text.utf8.dropFirst(2).makeIterator()
-        while let high = iterator.next(), let low = iterator.next() {
-            guard let h = hexValue(high), let l = hexValue(low) else { throw .decoding(text, as: "bytea") }
-            bytes.append(h << 4 | l)
+        var text = text
+        let bytes = text.withUTF8 { utf8 -> [UInt8]? in
+            guard utf8.count >= 2, utf8.count % 2 == 0, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x") else {
+                return nil
+            }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(utf8.count / 2 - 1)
+            for at in stride(from: 2, to: utf8.count, by: 2) {
+                guard let high = hexValue(utf8[at]), let low = hexValue(utf8[at + 1]) else { return nil }
+                bytes.append(high << 4 | low)
+            }
+            return bytes
         }
+        guard let bytes else { throw .decoding(text, as: "bytea") }
         self.bytes = bytes
     }
 }
@@ -118,8 +135,73 @@ public struct PostgresTextArray: PostgresEncodable {
 public struct PostgresArrayLiteral: PostgresEncodable {
     public let text: String
     public init(_ text: String) { self.text = text }
-    /// Integers as an array literal (`\(PostgresArrayLiteral(ids))::bigint[]`).
-    public init(_ integers: some Sequence<Int64>) { self.text = "{" + integers.map(String.init).joined(separator: ",") + "}" }
+    /// Integers as an array literal (`\(PostgresArrayLiteral(ids))::bigint[]`), written
+    /// digit by digit (the evaluator's and the writer's arrays hold 10,000s of them).
+    public init(_ integers: some Sequence<Int64>) {
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(integers.underestimatedCount * 12 + 2)
+        var digits = [UInt8](repeating: 0, count: 20)
+        for (index, value) in integers.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            if value < 0 { bytes.append(UInt8(ascii: "-")) }
+            var rest = value.magnitude
+            var count = 0
+            repeat {
+                digits[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            while count > 0 {
+                count -= 1
+                bytes.append(digits[count])
+            }
+        }
+        bytes.append(UInt8(ascii: "}"))
+        self.text = String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The integers of a `bigint[]` as PostgreSQL writes it (`{1,-2,3}`), without NULLs.
+    public static func integers(_ text: String) throws(PostgresError) -> [Int64] {
+        var text = text
+        let parsed = text.withUTF8 { utf8 -> [Int64]? in
+            guard utf8.count >= 2, utf8[0] == UInt8(ascii: "{"), utf8[utf8.count - 1] == UInt8(ascii: "}") else { return nil }
+            var values: [Int64] = []
+            guard utf8.count > 2 else { return values }
+            values.reserveCapacity(utf8.count / 8)
+            var at = 1
+            let end = utf8.count - 1
+            while at < end {
+                let negative = utf8[at] == UInt8(ascii: "-")
+                if negative { at += 1 }
+                var magnitude: UInt64 = 0
+                let start = at
+                while at < end, utf8[at] != UInt8(ascii: ",") {
+                    let digit = utf8[at] &- UInt8(ascii: "0")
+                    guard digit < 10 else { return nil }
+                    let (times10, overflow) = magnitude.multipliedReportingOverflow(by: 10)
+                    let (sum, carry) = times10.addingReportingOverflow(UInt64(digit))
+                    guard !overflow, !carry else { return nil }
+                    magnitude = sum
+                    at += 1
+                }
+                guard at > start else { return nil }
+                if negative {
+                    guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
+                    values.append(magnitude == UInt64(Int64.max) + 1 ? .min : -Int64(magnitude))
+                } else {
+                    guard magnitude <= UInt64(Int64.max) else { return nil }
+                    values.append(Int64(magnitude))
+                }
+                if at < end {
+                    at += 1  // the comma
+                    guard at < end else { return nil }
+                }
+            }
+            return values
+        }
+        guard let parsed else { throw .decoding(text, as: "bigint[]") }
+        return parsed
+    }
     /// UUIDs as an array literal (`\(PostgresArrayLiteral(uuids: ids))::uuid[]`).
     public init(uuids: some Sequence<UUID>) {
         self.text = "{" + uuids.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}"

@@ -149,7 +149,7 @@ struct ChannelHandlers: Sendable {
         reader.rejectUnknown(readOnly: ["id", "disabled_reason", "created_at", "updated_at", "version"])
         try reader.finish()
         guard let fields else { throw Problem.badRequest("invalid_body", "the channel is incomplete") }
-        let key = try secret.key ?? nil
+        let key = secret.key ?? nil
         let channel = try await channels.createChannel(fields, secret: key, in: context)
         return try JSONResponse.created(
             "/api/v1/tenants/\(context.tenant)/notification-channels/\(channel.id.uuidString.lowercased())",
