@@ -83,6 +83,7 @@ let package = Package(
             name: "Alerting",
             dependencies: [
                 "Tenancy", "Auth", "DeviceRegistry", "Postgres", "InputParsing", "CurlClient", "OpenSSLSupport",
+                "MetricRouter",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOPosix", package: "swift-nio"),

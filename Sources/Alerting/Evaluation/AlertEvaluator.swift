@@ -4,16 +4,22 @@ import Postgres
 import ServiceLifecycle
 
 /// Runs evaluation rounds on every replica; the advisory lock each round takes makes
-/// exactly one of them the evaluator at a time. The evaluator runs a round every
-/// `interval` (at once again while rows are waiting); a replica that did not get the
-/// lock tries again after `standbyInterval`, so it takes over within that time once
-/// the evaluator's connection is gone.
+/// exactly one of them the evaluator at a time. The evaluator pauses `interval` after a
+/// round, or `pacing` times as long as the round took if that is longer (up to
+/// `maxPause`), so that evaluation takes at most a fixed share of a core from the
+/// writes it evaluates: under heavy ingest, rounds take more commits each and cost less
+/// per point (their statements are per sensor, not per point). It goes at once again
+/// while a full round's rows are waiting. A replica that did not get the lock tries
+/// again after `standbyInterval`, so it takes over within that time once the
+/// evaluator's connection is gone.
 ///
 /// Start: run it as a `Service`; shut down: graceful shutdown ends the loop after the
 /// round in flight (whose transaction commits or rolls back whole).
 public struct AlertEvaluator: Service {
     public struct Configuration: Sendable {
         public var interval: Duration = .milliseconds(200)
+        public var pacing = 3
+        public var maxPause: Duration = .seconds(1)
         public var standbyInterval: Duration = .seconds(2)
         /// Clock work (silence, repeats, the firing gauge) at most this often.
         public var clockInterval: Duration = .seconds(1)
@@ -61,7 +67,9 @@ public struct AlertEvaluator: Service {
                 leaderGauge.record(outcome.leader ? 1 : 0)
                 if outcome.leader {
                     if clockDue { lastClock = started }
-                    Timer(label: "millwright_alert_evaluator_round_seconds").record(duration: ContinuousClock.now - started)
+                    let took = ContinuousClock.now - started
+                    Timer(label: "millwright_alert_evaluator_round_seconds").record(duration: took)
+                    pause = max(pause, min(took * configuration.pacing, configuration.maxPause))
                     if let oldest = outcome.oldestCommit {
                         lagGauge.record(Double(outcome.now - oldest) / 1_000_000)
                     } else {

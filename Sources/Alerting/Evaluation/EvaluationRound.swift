@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MetricRouter
 import Postgres
 import Tenancy
 
@@ -62,7 +63,7 @@ struct EvaluationRound {
             outcome.now = try row.decode(1)
             let taken = try db.query(
                 """
-                SELECT tenant_id, sensor_ids, newest, oldest, \(unsafeSQL: Micros.of("committed_at")), attempts
+                SELECT tenant_id, sensor_ids, newest, oldest, \(unsafeSQL: Micros.of("committed_at")), attempts, points
                 FROM millwright.take_point_commits(\(maxCommits))
                 """)
             var work: [String: TenantCommits] = [:]
@@ -75,6 +76,13 @@ struct EvaluationRound {
                 for (id, time) in zip(ids, newest) { entry.newest[id] = max(entry.newest[id] ?? .min, time) }
                 entry.oldest = min(entry.oldest, try row.decode(3))
                 entry.attempts = max(entry.attempts, try row.decode(5))
+                if let packed = try row.decode(6, as: PostgresBytes?.self), entry.points != nil,
+                    let points = CommittedPoints.unpack(packed.bytes)
+                {
+                    for point in points { entry.points?[point.sensor, default: []].append(point) }
+                } else {
+                    entry.points = nil
+                }
                 outcome.oldestCommit = min(outcome.oldestCommit ?? committed, committed)
                 work[tenant] = entry
             }
@@ -160,19 +168,22 @@ struct EvaluationRound {
         let ids = commits.newest.keys.sorted()
         _ = try db.query(
             """
-            INSERT INTO millwright_metrics.point_commits (tenant_id, sensor_ids, newest, oldest, attempts)
+            INSERT INTO millwright_metrics.point_commits (tenant_id, sensor_ids, newest, oldest, attempts, points)
             VALUES (\(tenant), \(PostgresArrayLiteral(ids))::bigint[],
-                    \(PostgresArrayLiteral(ids.map { commits.newest[$0] ?? 0 }))::bigint[], \(commits.oldest), \(attempts))
+                    \(PostgresArrayLiteral(ids.map { commits.newest[$0] ?? 0 }))::bigint[], \(commits.oldest), \(attempts),
+                    \(commits.points.map { points in CommittedPoints.pack(points.keys.sorted().flatMap { points[$0] ?? [] }) })::bytea)
             """)
     }
 }
 
-/// What committed for one tenant since the last round: each sensor's newest point time
-/// and the oldest point time of all.
+/// What committed for one tenant since the last round: each sensor's newest point time,
+/// the oldest point time of all, and the number and integer points by sensor (nil when
+/// a row did not carry them: then they are read back from the point tables).
 struct TenantCommits {
     var newest: [Int64: Int64] = [:]
     var oldest = Int64.max
     var attempts = 0
+    var points: [Int64: [CommittedPoints.Point]]? = [:]
 }
 
 /// Timestamps as exact microseconds since the epoch, in SQL.
@@ -189,14 +200,7 @@ enum Micros {
 
 /// `bigint[]` text (`{1,2,NULL}`) both ways.
 enum IntegerArray {
-    static func parse(_ text: String) throws -> [Int64] {
-        let inner = text.dropFirst().dropLast()
-        guard !inner.isEmpty else { return [] }
-        return try inner.split(separator: ",").map { item in
-            guard let value = Int64(item) else { throw PostgresError(code: .decoding, message: "bigint[] item \(item)") }
-            return value
-        }
-    }
+    static func parse(_ text: String) throws -> [Int64] { try PostgresArrayLiteral.integers(text) }
 
     static func literal(_ values: [Int64?]) -> PostgresArrayLiteral {
         PostgresArrayLiteral("{" + values.map { $0.map(String.init) ?? "NULL" }.joined(separator: ",") + "}")

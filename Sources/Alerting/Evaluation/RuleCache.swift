@@ -3,30 +3,114 @@ import Postgres
 import Synchronization
 import Tenancy
 
-/// Decoded rules by tenant, id and version, kept across rounds: a round asks for the
-/// enabled rules' ids and versions (cheap) and decodes only those it has not seen in
-/// that version. Rules no longer enabled drop out.
+/// Per tenant, kept across rounds: the enabled rules, decoded, and which of them watch
+/// each sensor seen so far, as of the tenant's alert target version (bumped by
+/// migration 0012's triggers whenever rules, sensors or devices' labels change). A
+/// round reads that version (one row); while it stands, it matches only sensors it has
+/// not seen, and when it moved, it reads the rules' ids and versions, decodes those not
+/// cached in that version, and matches again.
 final class RuleCache: Sendable {
-    private let entries = Mutex<[TenantID: [UUID: AlertRule]]>([:])
+    /// A rule watching a sensor: the series is (rule, device, key), key "" for a
+    /// device-wide silence rule.
+    struct Match: Sendable {
+        var rule: UUID
+        var device: String
+        var key: String
+    }
 
-    /// The tenant's enabled rules, given their current `versions`; reads the ones not
-    /// cached (or changed) in one statement on `db`.
-    func rules(_ tenant: TenantID, versions: [UUID: Int64], on db: PostgresConnection) throws -> [UUID: AlertRule] {
-        let cached = entries.withLock { $0[tenant] ?? [:] }
-        var current = cached.filter { versions[$0.key] == $0.value.version }
-        let missing = versions.keys.filter { current[$0] == nil }
-        if !missing.isEmpty {
-            let ids = PostgresArrayLiteral(uuids: missing)
-            let result = try db.query(
-                "SELECT \(unsafeSQL: RuleStore.columns) FROM millwright.alert_rules WHERE id = ANY(\(ids)::uuid[])")
-            for row in result.rows {
-                let rule = try RuleStore.rule(from: row)
-                current[rule.id] = rule
+    struct Matches {
+        var rules: [UUID: AlertRule]
+        var bySensor: [Int64: [Match]]
+    }
+
+    private struct Entry {
+        var version: Int64
+        var matches: Matches
+    }
+
+    /// Sensors remembered per tenant; past it the tenant's matches start afresh.
+    static let maxSensors = 200_000
+
+    private let entries = Mutex<[TenantID: Entry]>([:])
+
+    /// The tenant's enabled rules and the rules watching each of `sensors` (and of
+    /// others seen before), on `db` scoped to the tenant.
+    func matches(_ tenant: TenantID, sensors: some Collection<Int64>, on db: PostgresConnection) throws -> Matches {
+        let version =
+            try db.query(
+                "SELECT version FROM millwright.alert_target_versions WHERE tenant_id = \(tenant.rawValue)"
+            ).first?.decode(0, as: Int64.self) ?? 0
+        let cached = entries.withLock { $0[tenant] }
+        var entry =
+            if let cached, cached.version == version {
+                cached
+            } else {
+                Entry(
+                    version: version,
+                    matches: Matches(rules: try rules(previous: cached?.matches.rules ?? [:], on: db), bySensor: [:]))
             }
+        let unknown = sensors.filter { entry.matches.bySensor[$0] == nil }
+        if !unknown.isEmpty {
+            if entry.matches.bySensor.count + unknown.count > Self.maxSensors { entry.matches.bySensor = [:] }
+            var found: [Int64: [Match]] = [:]
+            for sensor in unknown { found[sensor] = [] }
+            if !entry.matches.rules.isEmpty {
+                for (sensor, match) in try Self.match(unknown, on: db) { found[sensor, default: []].append(match) }
+            }
+            entry.matches.bySensor.merge(found) { $1 }
         }
-        if current.count != cached.count || !missing.isEmpty {
-            entries.withLock { $0[tenant] = current }
+        entries.withLock { $0[tenant] = entry }
+        return entry.matches
+    }
+
+    /// The tenant's enabled rules, decoding only those not in `previous` in their
+    /// current version.
+    private func rules(previous: [UUID: AlertRule], on db: PostgresConnection) throws -> [UUID: AlertRule] {
+        var versions: [UUID: Int64] = [:]
+        for row in try db.query("SELECT id, version FROM millwright.alert_rules WHERE enabled").rows {
+            versions[try row.decode(0)] = try row.decode(1)
+        }
+        var current = previous.filter { versions[$0.key] == $0.value.version }
+        let missing = versions.keys.filter { current[$0] == nil }
+        guard !missing.isEmpty else { return current }
+        let result = try db.query(
+            """
+            SELECT \(unsafeSQL: RuleStore.columns) FROM millwright.alert_rules
+            WHERE id = ANY(\(PostgresArrayLiteral(uuids: missing))::uuid[])
+            """)
+        for row in result.rows {
+            let rule = try RuleStore.rule(from: row)
+            current[rule.id] = rule
         }
         return current
+    }
+
+    /// Which enabled rules watch each of `sensors`: rules on one device, rules by label
+    /// selector, device-wide silence rules, as three joins an index or a hash serves
+    /// (not one join on an OR).
+    private static func match(_ sensors: [Int64], on db: PostgresConnection) throws -> [(Int64, Match)] {
+        let ids = PostgresArrayLiteral(sensors.sorted())
+        let result = try db.query(
+            """
+            SELECT r.id, s.sensor_id, s.device_id, s.key
+            FROM millwright.sensors s JOIN millwright.alert_rules r
+              ON r.enabled AND r.device_id = s.device_id AND r.sensor_key = s.key
+            WHERE s.sensor_id = ANY(\(ids)::bigint[]) AND (r.condition = 'silence' OR s.kind IN ('number', 'integer'))
+            UNION ALL
+            SELECT r.id, s.sensor_id, s.device_id, s.key
+            FROM millwright.sensors s JOIN millwright.devices d ON d.id = s.device_id
+            JOIN millwright.alert_rules r ON r.enabled AND r.device_id IS NULL AND r.sensor_key = s.key
+            WHERE s.sensor_id = ANY(\(ids)::bigint[]) AND (r.condition = 'silence' OR s.kind IN ('number', 'integer'))
+              AND d.labels @> r.selector
+            UNION ALL
+            SELECT r.id, s.sensor_id, s.device_id, ''
+            FROM millwright.sensors s JOIN millwright.devices d ON d.id = s.device_id
+            JOIN millwright.alert_rules r ON r.enabled AND r.condition = 'silence' AND r.sensor_key IS NULL
+              AND (r.device_id = d.id OR (r.device_id IS NULL AND d.labels @> r.selector))
+            WHERE s.sensor_id = ANY(\(ids)::bigint[])
+            """)
+        return try result.rows.map { row in
+            (try row.decode(1), Match(rule: try row.decode(0), device: try row.decode(2), key: try row.decode(3)))
+        }
     }
 }

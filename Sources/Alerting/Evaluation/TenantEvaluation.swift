@@ -1,5 +1,6 @@
 import Foundation
 import InputParsing
+import MetricRouter
 import Postgres
 import Tenancy
 
@@ -52,49 +53,20 @@ struct TenantEvaluation {
 
     /// Evaluates the committed points of `commits`; returns the number of events.
     mutating func points(_ commits: TenantCommits) throws -> Int {
-        let ids = PostgresArrayLiteral(commits.newest.keys.sorted())
-        // Which rules each sensor feeds: rules on one device, rules by label selector,
-        // device-wide silence rules, as three joins an index or a hash serves (not one
-        // join on an OR). Rules themselves come from the cache, by id and version.
-        let results = try db.pipeline([
-            "SELECT id, version FROM millwright.alert_rules WHERE enabled",
-            """
-            SELECT r.id, s.sensor_id, s.device_id, s.key
-            FROM millwright.sensors s JOIN millwright.alert_rules r
-              ON r.enabled AND r.device_id = s.device_id AND r.sensor_key = s.key
-            WHERE s.sensor_id = ANY(\(ids)::bigint[]) AND (r.condition = 'silence' OR s.kind IN ('number', 'integer'))
-            UNION ALL
-            SELECT r.id, s.sensor_id, s.device_id, s.key
-            FROM millwright.sensors s JOIN millwright.devices d ON d.id = s.device_id
-            JOIN millwright.alert_rules r ON r.enabled AND r.device_id IS NULL AND r.sensor_key = s.key
-            WHERE s.sensor_id = ANY(\(ids)::bigint[]) AND (r.condition = 'silence' OR s.kind IN ('number', 'integer'))
-              AND d.labels @> r.selector
-            UNION ALL
-            SELECT r.id, s.sensor_id, s.device_id, ''
-            FROM millwright.sensors s JOIN millwright.devices d ON d.id = s.device_id
-            JOIN millwright.alert_rules r ON r.enabled AND r.condition = 'silence' AND r.sensor_key IS NULL
-              AND (r.device_id = d.id OR (r.device_id IS NULL AND d.labels @> r.selector))
-            WHERE s.sensor_id = ANY(\(ids)::bigint[])
-            """,
-        ])
-        let matches = results[1]
-        guard matches.rowCount > 0 else { return 0 }
-        var versions: [UUID: Int64] = [:]
-        for row in results[0].rows { versions[try row.decode(0)] = try row.decode(1) }
-        let rules = try rules.rules(tenant, versions: versions, on: db)
+        let matches = try rules.matches(tenant, sensors: commits.newest.keys, on: db)
         var watched: [SeriesID: Watched] = [:]
-        for row in matches.rows {
-            guard let rule = rules[try row.decode(0, as: UUID.self)] else { continue }
-            let sensor: Int64 = try row.decode(1)
-            let device: String = try row.decode(2)
-            let key: String = try row.decode(3)
-            let id = SeriesID(rule: rule.id, device: device, key: key)
-            var entry =
-                watched[id]
-                ?? Watched(rule: rule, device: device, key: key, machine: SeriesMachine(createdAt: now))
-            entry.sensors.append(sensor)
-            watched[id] = entry
+        for sensor in commits.newest.keys {
+            for match in matches.bySensor[sensor] ?? [] {
+                guard let rule = matches.rules[match.rule] else { continue }
+                let id = SeriesID(rule: rule.id, device: match.device, key: match.key)
+                var entry =
+                    watched[id]
+                    ?? Watched(rule: rule, device: match.device, key: match.key, machine: SeriesMachine(createdAt: now))
+                entry.sensors.append(sensor)
+                watched[id] = entry
+            }
         }
+        guard !watched.isEmpty else { return 0 }
         try loadStates(&watched)
 
         // Points after what each series already saw, up to what committed.
@@ -115,13 +87,18 @@ struct TenantEvaluation {
                 break
             }
         }
-        let points = try readPoints(valueSensors, upTo: commits)
+        let points = try commits.points.map { Self.points($0, after: valueSensors) } ?? readPoints(valueSensors, upTo: commits)
         var scores: [Int: [Int64: [Int64: Score]]] = [:]
         for (window, sensors) in anomalyWindows {
             scores[window] = try readScores(sensors, window: window, after: valueSensors, upTo: commits)
         }
 
-        for id in watched.keys.sorted(by: { ($0.rule.uuidString, $0.device, $0.key) < ($1.rule.uuidString, $1.device, $1.key) }) {
+        // In a fixed order (rule, device, key), so that a round's events are recorded alike
+        // on every replica; by the rule id's bytes (`uuidString` formats with snprintf).
+        let order = watched.keys.map { (rule: Self.orderKey($0.rule), id: $0) }.sorted {
+            ($0.rule.0, $0.rule.1, $0.id.device, $0.id.key) < ($1.rule.0, $1.rule.1, $1.id.device, $1.id.key)
+        }
+        for id in order.map(\.id) {
             guard var entry = watched[id] else { continue }
             let fields = entry.rule.fields
             switch fields.condition {
@@ -160,6 +137,13 @@ struct TenantEvaluation {
         return events
     }
 
+    /// A UUID's 16 bytes as two big-endian integers, which order as its text does.
+    private static func orderKey(_ id: UUID) -> (UInt64, UInt64) {
+        withUnsafeBytes(of: id.uuid) { bytes in
+            (bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }, bytes.suffix(8).reduce(0) { $0 << 8 | UInt64($1) })
+        }
+    }
+
     struct Point {
         var time: Int64
         var value: Double
@@ -171,7 +155,18 @@ struct TenantEvaluation {
         var deviation: Double?
     }
 
-    /// Number and integer points of `sensors` after each one's bound, oldest first.
+    /// The committed points of `sensors` after each one's bound, oldest first.
+    private static func points(_ committed: [Int64: [CommittedPoints.Point]], after sensors: [Int64: Int64]) -> [Int64: [Point]] {
+        var points: [Int64: [Point]] = [:]
+        for (sensor, bound) in sensors {
+            let kept = (committed[sensor] ?? []).filter { $0.time > bound }.sorted { $0.time < $1.time }
+            if !kept.isEmpty { points[sensor] = kept.map { Point(time: $0.time, value: $0.value) } }
+        }
+        return points
+    }
+
+    /// The number and integer points of `sensors` after each one's bound, read back
+    /// from the point tables, oldest first.
     private func readPoints(_ sensors: [Int64: Int64], upTo commits: TenantCommits) throws -> [Int64: [Point]] {
         guard !sensors.isEmpty else { return [:] }
         let ids = sensors.keys.sorted()

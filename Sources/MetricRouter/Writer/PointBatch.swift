@@ -106,13 +106,14 @@ enum PointCopy {
     }
 
     /// The record of what a write transaction committed, for the alert evaluator: one
-    /// row per tenant with each sensor written and its newest point time, and the
-    /// oldest point time, as array literals (parsed by PostgreSQL's array input, several
-    /// times cheaper than the same numbers through jsonb). Empty when nothing was written.
+    /// row per tenant with each sensor written and its newest point time, the oldest
+    /// point time, and the number and integer points themselves (`CommittedPoints`).
+    /// The arrays are literals (parsed by PostgreSQL's array input, several times
+    /// cheaper than the same numbers through jsonb). Empty when nothing was written.
     static func commits(_ batches: [PointBatch]) -> [PostgresQuery] {
-        var byTenant: [TenantID: (newest: [Int64: Int64], oldest: Int64)] = [:]
+        var byTenant: [TenantID: (newest: [Int64: Int64], oldest: Int64, batches: [PointBatch])] = [:]
         for batch in batches where batch.count > 0 {
-            var entry = byTenant[batch.tenant] ?? ([:], .max)
+            var entry = byTenant[batch.tenant] ?? ([:], .max, [])
             func note<V>(_ column: PointBatch.Column<V>) {
                 for i in 0..<column.count {
                     let (sensor, time) = (column.sensorIDs[i], column.times[i])
@@ -124,14 +125,16 @@ enum PointCopy {
             note(batch.integers)
             note(batch.booleans)
             note(batch.strings)
+            entry.batches.append(batch)
             byTenant[batch.tenant] = entry
         }
         return byTenant.sorted { $0.key < $1.key }.map { tenant, entry in
             let sensors = entry.newest.keys.sorted()
             return """
-                INSERT INTO millwright_metrics.point_commits (tenant_id, sensor_ids, newest, oldest)
+                INSERT INTO millwright_metrics.point_commits (tenant_id, sensor_ids, newest, oldest, points)
                 VALUES (\(tenant.rawValue), \(PostgresArrayLiteral(sensors))::bigint[],
-                        \(PostgresArrayLiteral(sensors.map { entry.newest[$0] ?? 0 }))::bigint[], \(entry.oldest))
+                        \(PostgresArrayLiteral(sensors.map { entry.newest[$0] ?? 0 }))::bigint[], \(entry.oldest),
+                        \(CommittedPoints.pack(entry.batches))::bytea)
                 """
         }
     }

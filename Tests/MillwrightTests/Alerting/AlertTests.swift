@@ -1,5 +1,6 @@
 import Foundation
 import InputParsing
+import Postgres
 import Testing
 
 /// Alerts end to end: rules through the API, points through ingestion, the evaluator in
@@ -63,6 +64,20 @@ struct AlertTests {
 
         /// Waits until the evaluator had time for several rounds (no event expected).
         func settle() async throws { try await Task.sleep(for: .seconds(2)) }
+
+        /// Waits until the evaluator took every committed write of the tenant.
+        func evaluated() async throws {
+            let tenant = tenant
+            for _ in 0..<150 {
+                let waiting = try await Metrics.asOwner { db in
+                    try db.query("SELECT count(*) FROM millwright_metrics.point_commits WHERE tenant_id = \(tenant)")
+                        .first?.decode(0, as: Int.self) ?? 0
+                }
+                if waiting == 0 { return }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            throw TestFailure("the evaluator did not take the tenant's commits in 30 s")
+        }
     }
 
     static let t0 = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 60).rounded(.down) * 60 - 3600)
@@ -280,6 +295,36 @@ extension AlertTests {
         #expect(s.receiver.received(s.hook).count == 1)
     }
 
+    @Test("relabelling a device, or changing a rule, takes effect on the next points (the matches kept across rounds follow)")
+    func matchesFollowChanges() async throws {
+        let s = try await Setup.make()
+        let rule = try await s.rule([
+            "selector": ["labels": ["line": "9"]], "sensor": "temp",
+            "condition": ["type": "threshold", "operator": "above", "value": 50],
+        ])
+        // d1 is on line 3: its points are evaluated against nothing, and that is remembered.
+        try await s.write([(Self.t0, 60)])
+        try await s.evaluated()
+        #expect(s.receiver.received(s.hook).isEmpty)
+        let moved = try await s.client.patch(s.base + "/devices/d1", token: s.admin, json: ["labels": ["line": "9"]])
+        #expect(moved.status == 200)
+        try await s.write([(Self.t0 + 1, 61)])
+        let fired = try await s.receiver.wait(s.hook, count: 1)[0].json
+        #expect(fired["value"] as? Double == 61)
+        // Raising the rule's threshold (a new version of it) applies to the next point.
+        let changed = try await s.client.patch(
+            s.base + "/alert-rules/\(rule)", token: s.admin,
+            json: ["condition": ["type": "threshold", "operator": "above", "value": 70]])
+        #expect(changed.status == 200)
+        // (The change resolved the firing alert; the old threshold would raise another.)
+        try await s.write([(Self.t0 + 2, 65)])
+        try await s.settle()
+        #expect(try await s.alerts().map { $0["state"] as? String } == ["resolved"])
+        try await s.write([(Self.t0 + 3, 75)])
+        try await s.receiver.wait(s.hook, count: 2)
+        #expect(try await s.alerts("?state=firing").first?["value"] as? Double == 75)
+    }
+
     @Test("a refused batch raises nothing: only committed points are evaluated")
     func refusedBatchRaisesNothing() async throws {
         let s = try await Setup.make()
@@ -299,6 +344,73 @@ extension AlertTests {
         try await s.write([(Self.t0 + 1, 98)])
         try await s.receiver.wait(s.hook, count: 1)
         #expect(try await s.alerts().count == 1)
+    }
+
+    @Test("integer points are evaluated with their values, and points of several requests in their time order")
+    func integerPointsInOrder() async throws {
+        let s = try await Setup.make()
+        let sensor = try await s.client.post(
+            s.base + "/devices/d1/sensors", token: s.admin, json: ["key": "parts", "kind": "integer"])
+        #expect(sensor.status == 201)
+        try await s.rule([
+            "device": "d1", "sensor": "parts", "condition": ["type": "threshold", "operator": "above", "value": 100],
+        ])
+        // Two requests in flight together, the later point first: one round may take both.
+        async let later = Metrics.write(
+            s.client, s.tenant, token: s.admin,
+            [["device": "d1", "sensor": "parts", "time": RFC3339.format(Self.t0 + 2), "value": 90]])
+        async let earlier = Metrics.write(
+            s.client, s.tenant, token: s.admin,
+            [["device": "d1", "sensor": "parts", "time": RFC3339.format(Self.t0 + 1), "value": 9_007_199_254]])
+        #expect(try await [later.status, earlier.status] == [200, 200])
+        try await s.evaluated()
+        // Either one round took both (fired at +1, resolved at +2), or the later point was
+        // evaluated first and the earlier one is late (nothing fired).
+        let first = try await s.alerts()
+        if let alert = first.first {
+            #expect(first.count == 1)
+            #expect(alert["value"] as? Double == 9_007_199_254)
+            #expect(alert["started_at"] as? String == RFC3339.format(Self.t0 + 1))
+            #expect(alert["state"] as? String == "resolved")
+        }
+        try await s.write([(Self.t0 + 3, 101)], sensor: "parts")
+        try await s.receiver.wait(s.hook, count: first.isEmpty ? 1 : 3)
+        let firing = try await s.alerts("?state=firing")
+        #expect(firing.count == 1)
+        #expect(firing.first?["value"] as? Double == 101)
+    }
+
+    @Test("a commit row without its points (from a replica before migration 0012) is evaluated from the point tables")
+    func commitRowWithoutPoints() async throws {
+        let s = try await Setup.make()
+        try await s.rule([
+            "device": "d1", "sensor": "temp", "condition": ["type": "threshold", "operator": "above", "value": 50],
+        ])
+        let tenant = s.tenant
+        let time = Int64(Self.t0.timeIntervalSince1970 + 5) * 1_000_000
+        try await Metrics.asOwner { db in
+            try db.transaction {
+                _ = try db.query("SELECT set_config('millwright.tenant_id', \(tenant), true)")
+                let sensor = try db.query(
+                    """
+                    SELECT sensor_id FROM millwright.sensors WHERE tenant_id = \(tenant) AND device_id = 'd1' AND key = 'temp'
+                    """
+                ).first!.decode(0, as: Int64.self)
+                _ = try db.query(
+                    """
+                    INSERT INTO millwright_metrics.number_points (tenant_id, sensor_id, time, value)
+                    VALUES (\(tenant), \(sensor), timestamptz 'epoch' + \(time) * interval '1 microsecond', 61.25)
+                    """)
+                _ = try db.query(
+                    """
+                    INSERT INTO millwright_metrics.point_commits (tenant_id, sensor_ids, newest, oldest)
+                    VALUES (\(tenant), ARRAY[\(sensor)]::bigint[], ARRAY[\(time)]::bigint[], \(time))
+                    """)
+            }
+        }
+        let fired = try await s.receiver.wait(s.hook, count: 1)[0].json
+        #expect(fired["value"] as? Double == 61.25)
+        #expect(fired["time"] as? String == RFC3339.format(unixMicros: time))
     }
 
     @Test("rules that cannot work are refused with 422 naming the field; the tenant's rule limit is 409")
