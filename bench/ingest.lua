@@ -1,7 +1,8 @@
 -- wrk script: POST batches of metric points to tenant "bench" (scripts/bench-metrics.sh).
 --
 -- Environment: BENCH_TOKEN, BENCH_FORMAT (lp | json), BENCH_BATCH (points per request,
--- a multiple of 100, at most 10,000), BENCH_TIME_BASE (µs since 1970), BENCH_RUN (0..7).
+-- a multiple of 100, at most 10,000), BENCH_TIME_BASE (µs since 1970), BENCH_RUN (0..19:
+-- each run 4,000 s of point time after the base).
 -- Each request carries BENCH_BATCH/100 devices × 100 sensors at one timestamp, unique per
 -- run, thread and request, so that no point is ever re-sent (the COPY fast path).
 local threads = {}

@@ -86,28 +86,35 @@ final class RuleCache: Sendable {
     }
 
     /// Which enabled rules watch each of `sensors`: rules on one device, rules by label
-    /// selector, device-wide silence rules, as three joins an index or a hash serves
-    /// (not one join on an OR).
+    /// selector, device-wide silence rules, as joins a hash serves (not one join on an
+    /// OR). The sensors are a relation of their own, hashed: as `sensor_id = ANY(array)`
+    /// on each rule's candidate sensors, 10,000 sensors against 1,000 rules took 0.8 s
+    /// while the statistics did not yet know the rules (0.1 s this way).
     private static func match(_ sensors: [Int64], on db: PostgresConnection) throws -> [(Int64, Match)] {
-        let ids = PostgresArrayLiteral(sensors.sorted())
         let result = try db.query(
             """
-            SELECT r.id, s.sensor_id, s.device_id, s.key
-            FROM millwright.sensors s JOIN millwright.alert_rules r
-              ON r.enabled AND r.device_id = s.device_id AND r.sensor_key = s.key
-            WHERE s.sensor_id = ANY(\(ids)::bigint[]) AND (r.condition = 'silence' OR s.kind IN ('number', 'integer'))
+            WITH c AS MATERIALIZED (
+                SELECT s.sensor_id, s.device_id, s.key, s.kind IN ('number', 'integer') AS valued
+                FROM unnest(\(PostgresArrayLiteral(sensors.sorted()))::bigint[]) AS u (id)
+                JOIN millwright.sensors s ON s.sensor_id = u.id)
+            SELECT r.id, c.sensor_id, c.device_id, c.key
+            FROM c JOIN millwright.alert_rules r ON r.enabled AND r.device_id = c.device_id AND r.sensor_key = c.key
+            WHERE r.condition = 'silence' OR c.valued
             UNION ALL
-            SELECT r.id, s.sensor_id, s.device_id, s.key
-            FROM millwright.sensors s JOIN millwright.devices d ON d.id = s.device_id
-            JOIN millwright.alert_rules r ON r.enabled AND r.device_id IS NULL AND r.sensor_key = s.key
-            WHERE s.sensor_id = ANY(\(ids)::bigint[]) AND (r.condition = 'silence' OR s.kind IN ('number', 'integer'))
-              AND d.labels @> r.selector
+            SELECT r.id, c.sensor_id, c.device_id, c.key
+            FROM c JOIN millwright.devices d ON d.id = c.device_id
+            JOIN millwright.alert_rules r ON r.enabled AND r.device_id IS NULL AND r.sensor_key = c.key
+            WHERE (r.condition = 'silence' OR c.valued) AND d.labels @> r.selector
             UNION ALL
-            SELECT r.id, s.sensor_id, s.device_id, ''
-            FROM millwright.sensors s JOIN millwright.devices d ON d.id = s.device_id
-            JOIN millwright.alert_rules r ON r.enabled AND r.condition = 'silence' AND r.sensor_key IS NULL
-              AND (r.device_id = d.id OR (r.device_id IS NULL AND d.labels @> r.selector))
-            WHERE s.sensor_id = ANY(\(ids)::bigint[])
+            SELECT r.id, c.sensor_id, c.device_id, ''
+            FROM c JOIN millwright.alert_rules r
+              ON r.enabled AND r.condition = 'silence' AND r.sensor_key IS NULL AND r.device_id = c.device_id
+            UNION ALL
+            SELECT r.id, c.sensor_id, c.device_id, ''
+            FROM c JOIN millwright.devices d ON d.id = c.device_id
+            JOIN millwright.alert_rules r
+              ON r.enabled AND r.condition = 'silence' AND r.sensor_key IS NULL AND r.device_id IS NULL
+                 AND d.labels @> r.selector
             """)
         return try result.rows.map { row in
             (try row.decode(1), Match(rule: try row.decode(0), device: try row.decode(2), key: try row.decode(3)))
