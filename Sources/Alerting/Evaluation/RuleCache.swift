@@ -30,6 +30,9 @@ final class RuleCache: Sendable {
 
     /// Sensors remembered per tenant; past it the tenant's matches start afresh.
     static let maxSensors = 200_000
+    /// Sensors remembered in all; past it other tenants' matches start afresh (about
+    /// 100 bytes a sensor).
+    static let maxSensorsInAll = 1_000_000
 
     private let entries = Mutex<[TenantID: Entry]>([:])
 
@@ -49,17 +52,21 @@ final class RuleCache: Sendable {
                     version: version,
                     matches: Matches(rules: try rules(previous: cached?.matches.rules ?? [:], on: db), bySensor: [:]))
             }
-        let unknown = sensors.filter { entry.matches.bySensor[$0] == nil }
+        // A tenant without rules remembers no sensors.
+        let unknown = entry.matches.rules.isEmpty ? [] : sensors.filter { entry.matches.bySensor[$0] == nil }
         if !unknown.isEmpty {
             if entry.matches.bySensor.count + unknown.count > Self.maxSensors { entry.matches.bySensor = [:] }
             var found: [Int64: [Match]] = [:]
             for sensor in unknown { found[sensor] = [] }
-            if !entry.matches.rules.isEmpty {
-                for (sensor, match) in try Self.match(unknown, on: db) { found[sensor, default: []].append(match) }
-            }
+            for (sensor, match) in try Self.match(unknown, on: db) { found[sensor, default: []].append(match) }
             entry.matches.bySensor.merge(found) { $1 }
         }
-        entries.withLock { $0[tenant] = entry }
+        entries.withLock { entries in
+            entries[tenant] = entry
+            if !unknown.isEmpty, entries.values.reduce(0, { $0 + $1.matches.bySensor.count }) > Self.maxSensorsInAll {
+                for other in entries.keys where other != tenant { entries[other]?.matches.bySensor = [:] }
+            }
+        }
         return entry.matches
     }
 

@@ -325,6 +325,30 @@ extension AlertTests {
         #expect(try await s.alerts("?state=firing").first?["value"] as? Double == 75)
     }
 
+    @Test("another tenant's rule on the same labels and sensor key never sees this tenant's points")
+    func rulesStayInTheirTenant() async throws {
+        let mine = try await Setup.make()
+        let other = try await Setup.make()
+        for s in [mine, other] {
+            try await s.rule([
+                "selector": ["labels": ["line": "3"]], "sensor": "temp",
+                "condition": ["type": "threshold", "operator": "above", "value": s.tenant == mine.tenant ? 50 : 90],
+            ])
+        }
+        // Both tenants' d1 are on line 3; only the other tenant's point is above its own 90.
+        try await mine.write([(Self.t0, 95)])
+        try await other.write([(Self.t0, 60)])
+        try await mine.evaluated()
+        try await other.evaluated()
+        let fired = try await mine.receiver.wait(mine.hook, count: 1)[0].json
+        #expect(fired["tenant"] as? String == mine.tenant)
+        #expect(fired["value"] as? Double == 95)
+        try await mine.settle()
+        #expect(mine.receiver.received(mine.hook).count == 1)
+        #expect(other.receiver.received(other.hook).isEmpty)
+        #expect(try await other.alerts().isEmpty)
+    }
+
     @Test("a refused batch raises nothing: only committed points are evaluated")
     func refusedBatchRaisesNothing() async throws {
         let s = try await Setup.make()
