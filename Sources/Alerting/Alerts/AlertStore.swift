@@ -74,6 +74,42 @@ enum AlertStore {
             """)
     }
 
+    /// Resolves the tenant's firing alerts whose device (or sensor) was deleted, or whose
+    /// device no longer matches its rule's selector: no point will come to resolve them. Without notifying, as a
+    /// rule change resolves them; their series are forgotten, so a device relabelled back
+    /// starts afresh. Runs scoped to the tenant (devices are only visible so).
+    static func resolveOrphaned(on db: PostgresConnection) throws {
+        _ = try db.query(
+            """
+            WITH candidates AS (
+                SELECT a.tenant_id, a.id,
+                       CASE WHEN d.id IS NULL THEN 'device_deleted'
+                            WHEN r.device_id IS NULL AND NOT d.labels @> r.selector THEN 'device_relabelled'
+                            WHEN a.sensor_key <> '' AND NOT EXISTS (
+                                SELECT 1 FROM millwright.sensors s WHERE s.tenant_id = a.tenant_id
+                                AND s.device_id = a.device_id AND s.key = a.sensor_key) THEN 'sensor_deleted'
+                       END AS reason
+                FROM millwright.alerts a
+                JOIN millwright.alert_rules r ON r.tenant_id = a.tenant_id AND r.id = a.rule_id
+                LEFT JOIN millwright.devices d ON d.tenant_id = a.tenant_id AND d.id = a.device_id
+                WHERE a.state = 'firing'),
+            stale AS (SELECT * FROM candidates WHERE reason IS NOT NULL),
+            closed AS (
+                UPDATE millwright.alerts a SET state = 'resolved', resolved_at = now(), updated_at = now()
+                FROM stale WHERE a.tenant_id = stale.tenant_id AND a.id = stale.id AND a.state = 'firing'
+                RETURNING a.tenant_id, a.id, a.rule_id, a.device_id, a.sensor_key, stale.reason),
+            forgotten AS (
+                DELETE FROM millwright.alert_series s USING closed c
+                WHERE s.tenant_id = c.tenant_id AND s.rule_id = c.rule_id AND s.device_id = c.device_id
+                  AND s.sensor_key = c.sensor_key)
+            INSERT INTO millwright.alert_transitions (tenant_id, alert_id, seq, state, at, reason)
+            SELECT c.tenant_id, c.id,
+                   (SELECT coalesce(max(t.seq), 0) + 1 FROM millwright.alert_transitions t WHERE t.alert_id = c.id),
+                   'resolved', now(), c.reason
+            FROM closed c
+            """)
+    }
+
     /// Each point of the sensor in [from, to) with its window's statistics.
     static func anomaliesQuery(
         device: String, sensor: String, from: Date, to: Date, windowSeconds: Int, limit: Int

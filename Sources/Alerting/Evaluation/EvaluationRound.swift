@@ -106,26 +106,33 @@ struct EvaluationRound {
         }
     }
 
-    /// Silence, repeats and the firing counts, for every tenant with rules that need the clock.
+    /// Silence, repeats and the firing counts, for every tenant with rules that need the
+    /// clock; and, in every tenant with firing alerts, those whose device is gone or no
+    /// longer matches the rule's selector resolved (`AlertStore.resolveOrphaned`).
     private func clock(_ outcome: inout Outcome, on db: PostgresConnection) throws {
         let grouping = tenantLabel ? "severity, tenant_id" : "severity, NULL::text"
         let results = try db.pipeline([
             "SELECT set_config('millwright.alerting', 'on', true)",
             """
             SELECT DISTINCT tenant_id FROM millwright.alert_rules
-            WHERE enabled AND (condition = 'silence' OR repeat_every_seconds IS NOT NULL) ORDER BY tenant_id
+            WHERE enabled AND (condition = 'silence' OR repeat_every_seconds IS NOT NULL)
             """,
+            "SELECT DISTINCT tenant_id FROM millwright.alerts WHERE state = 'firing'",
             "SELECT \(unsafeSQL: grouping), count(*) FROM millwright.alerts WHERE state = 'firing' GROUP BY 1, 2",
             "SELECT set_config('millwright.alerting', '', true)",
         ])
-        outcome.firing = try results[2].rows.map { row in
+        outcome.firing = try results[3].rows.map { row in
             (try row.decode(0, as: String.self), try row.decode(1, as: String?.self), try row.decode(2, as: Int.self))
         }
-        for row in results[1].rows {
-            guard let tenant = TenantID(try row.decode(0, as: String.self)) else { continue }
+        let clocked = Set(try results[1].rows.map { try $0.decode(0, as: String.self) })
+        let firing = Set(try results[2].rows.map { try $0.decode(0, as: String.self) })
+        for name in clocked.union(firing).sorted() {
+            guard let tenant = TenantID(name) else { continue }
             do {
                 outcome.events += try isolated(db) {
                     _ = try db.query(TenantDatabase.scope(tenant))
+                    if firing.contains(name) { try AlertStore.resolveOrphaned(on: db) }
+                    guard clocked.contains(name) else { return 0 }
                     var evaluation = TenantEvaluation(
                         tenant: tenant, now: outcome.now, settings: settings, rules: rules, db: db)
                     return try evaluation.clock()

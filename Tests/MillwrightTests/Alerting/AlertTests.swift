@@ -349,6 +349,49 @@ extension AlertTests {
         #expect(try await other.alerts().isEmpty)
     }
 
+    @Test("a firing alert resolves, unnotified, when its device leaves the selector, or it or its sensor is deleted")
+    func orphanedAlertsResolve() async throws {
+        let s = try await Setup.make()
+        try await s.rule([
+            "selector": ["labels": ["line": "3"]], "sensor": "temp",
+            "condition": ["type": "threshold", "operator": "above", "value": 50],
+        ])
+        for device in ["d2", "d3"] {
+            try await Fixtures.device(s.client, tenant: s.tenant, id: device, fields: ["labels": ["line": "3"]])
+            let sensor = try await s.client.post(
+                s.base + "/devices/\(device)/sensors", token: s.admin, json: ["key": "temp", "kind": "number"])
+            #expect(sensor.status == 201)
+        }
+        for device in ["d1", "d2", "d3"] { try await s.write([(Self.t0, 60)], device: device) }
+        try await s.receiver.wait(s.hook, count: 3)
+        #expect(try await s.alerts("?state=firing").count == 3)
+
+        let moved = try await s.client.patch(s.base + "/devices/d1", token: s.admin, json: ["labels": ["line": "4"]])
+        #expect(moved.status == 200)
+        #expect(try await s.client.delete(s.base + "/devices/d2", token: s.admin).status == 204)
+        #expect(try await s.client.delete(s.base + "/devices/d3/sensors/temp", token: s.admin).status == 204)
+        var reasons: [String: String] = [:]
+        for _ in 0..<50 where reasons.count < 3 {
+            try await Task.sleep(for: .milliseconds(200))
+            for alert in try await s.alerts("?state=resolved") {
+                let detail = try await s.client.get(s.base + "/alerts/\(alert["id"] as? Int ?? 0)", token: s.admin)
+                let last = (detail.json["transitions"] as? [[String: Any]])?.last
+                reasons[alert["device"] as? String ?? ""] = last?["reason"] as? String
+            }
+        }
+        #expect(reasons == ["d1": "device_relabelled", "d2": "device_deleted", "d3": "sensor_deleted"])
+        #expect(try await s.alerts("?state=firing").isEmpty)
+        #expect(s.receiver.received(s.hook).count == 3)
+
+        // Back on the selector, d1 starts afresh: its next hot point fires a new alert.
+        let back = try await s.client.patch(s.base + "/devices/d1", token: s.admin, json: ["labels": ["line": "3"]])
+        #expect(back.status == 200)
+        try await s.write([(Self.t0 + 1, 61)])
+        let fired = try await s.receiver.wait(s.hook, count: 4)[3].json
+        #expect(fired["device"] as? String == "d1")
+        #expect(fired["value"] as? Double == 61)
+    }
+
     @Test("a refused batch raises nothing: only committed points are evaluated")
     func refusedBatchRaisesNothing() async throws {
         let s = try await Setup.make()
