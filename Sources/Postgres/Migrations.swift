@@ -69,13 +69,20 @@ public struct MigrationRunner: Sendable {
                 """)
         let pending = try self.pending(on: connection)
         for migration in pending {
-            try connection.transaction {
-                try connection.execute(unsafeSQL: migration.sql)
-                try connection.query(
-                    """
-                    INSERT INTO \(unsafeSQL: schema).schema_migrations (version, name, checksum)
-                    VALUES (\(migration.version), \(migration.name), encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex'))
-                    """)
+            do {
+                try connection.transaction {
+                    try connection.execute(unsafeSQL: migration.sql)
+                    try connection.query(
+                        """
+                        INSERT INTO \(unsafeSQL: schema).schema_migrations (version, name, checksum)
+                        VALUES (\(migration.version), \(migration.name), encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex'))
+                        """)
+                }
+            } catch let error as PostgresError where error.code == .server {
+                // The operator runs this: the server's own words say what to fix.
+                throw MigrationError(
+                    "migration \(migration.version)_\(migration.name) failed: \(error.message)"
+                        + (error.sqlState.map { " (SQLSTATE \($0))" } ?? ""))
             }
         }
         return pending

@@ -26,7 +26,11 @@ final class RuleCache: Sendable {
     private struct Entry {
         var version: Int64
         var matches: Matches
+        var used = ContinuousClock.now
     }
+
+    /// A tenant not evaluated for this long (deleted, or quiet) is forgotten.
+    static let idleTenant: Duration = .seconds(3600)
 
     /// Sensors remembered per tenant; past it the tenant's matches start afresh.
     static let maxSensors = 200_000
@@ -34,7 +38,12 @@ final class RuleCache: Sendable {
     /// 100 bytes a sensor).
     static let maxSensorsInAll = 1_000_000
 
-    private let entries = Mutex<[TenantID: Entry]>([:])
+    private struct State {
+        var entries: [TenantID: Entry] = [:]
+        var pruned = ContinuousClock.now
+    }
+
+    private let state = Mutex(State())
 
     /// The tenant's enabled rules and the rules watching each of `sensors` (and of
     /// others seen before), on `db` scoped to the tenant.
@@ -43,7 +52,7 @@ final class RuleCache: Sendable {
             try db.query(
                 "SELECT version FROM millwright.alert_target_versions WHERE tenant_id = \(tenant.rawValue)"
             ).first?.decode(0, as: Int64.self) ?? 0
-        let cached = entries.withLock { $0[tenant] }
+        let cached = state.withLock { $0.entries[tenant] }
         var entry =
             if let cached, cached.version == version {
                 cached
@@ -61,10 +70,16 @@ final class RuleCache: Sendable {
             for (sensor, match) in try Self.match(unknown, on: db) { found[sensor, default: []].append(match) }
             entry.matches.bySensor.merge(found) { $1 }
         }
-        entries.withLock { entries in
-            entries[tenant] = entry
-            if !unknown.isEmpty, entries.values.reduce(0, { $0 + $1.matches.bySensor.count }) > Self.maxSensorsInAll {
-                for other in entries.keys where other != tenant { entries[other]?.matches.bySensor = [:] }
+        let now = ContinuousClock.now
+        entry.used = now
+        state.withLock { state in
+            if now - state.pruned > .seconds(60) {
+                state.entries = state.entries.filter { now - $0.value.used < Self.idleTenant }
+                state.pruned = now
+            }
+            state.entries[tenant] = entry
+            if !unknown.isEmpty, state.entries.values.reduce(0, { $0 + $1.matches.bySensor.count }) > Self.maxSensorsInAll {
+                for other in state.entries.keys where other != tenant { state.entries[other]?.matches.bySensor = [:] }
             }
         }
         return entry.matches
