@@ -302,18 +302,19 @@ struct TenantEvaluation {
         return machine
     }
 
-    /// Writes the series whose state changed, in one statement.
-    /// Whether a series' state must be written. A transition, or any change while an
-    /// alert is pending or firing, always; an inactive series' newest point time only
-    /// once it moved on by `pointSlack` (a minute; for silence, a tenth of `for`, at
-    /// least a second): points arrive all the time, and writing every watched series
-    /// on every round would cost ingest more than evaluation does. So for an inactive
-    /// series a late point less than that older than the newest may still be
-    /// evaluated; a silence alert fires between `for` and `for` + its slack after the
-    /// last point (the clock waits for the slack, so it never fires early).
+    /// Whether a series' state must be written. A new series with a point, a
+    /// transition, or any change while an alert is pending or firing, always; an
+    /// inactive series' newest point time only once it moved on by a minute (for
+    /// silence, a tenth of `for`, at least a second): points arrive all the time, and
+    /// writing every watched series on every round would cost ingest more than
+    /// evaluation does. So for an inactive series a late point less than that older
+    /// than the newest may still be evaluated; a silence alert fires between `for` and
+    /// `for` + its slack after the last point (the clock waits for the slack, so it
+    /// never fires early).
     static func mustStore(_ entry: Watched) -> Bool {
         guard let stored = entry.stored else {
-            return entry.machine.state != .inactive || entry.rule.fields.condition.kind == "silence"
+            return entry.machine.state != .inactive || entry.machine.lastPointAt != nil
+                || entry.rule.fields.condition.kind == "silence"
         }
         var before = stored
         var after = entry.machine
@@ -331,6 +332,7 @@ struct TenantEvaluation {
     static func silenceSlack(_ seconds: Int) -> Int { min(60, max(1, seconds / 10)) }
     static let silenceSlackSQL = "least(60, greatest(1, r.for_seconds / 10))"
 
+    /// Writes the series that must be (`mustStore`), in one statement.
     private func storeStates(_ series: [Watched]) throws {
         let changed = series.filter(Self.mustStore)
         guard !changed.isEmpty else { return }

@@ -204,6 +204,22 @@ extension AlertTests {
         #expect(points.count == 3)
     }
 
+    @Test("a point more than a minute older than a quiet series' newest is late too, from the series' first point")
+    func latePointOfQuietSeries() async throws {
+        let s = try await Setup.make()
+        try await s.rule([
+            "device": "d1", "sensor": "temp", "condition": ["type": "threshold", "operator": "above", "value": 80],
+        ])
+        try await s.write([(Self.t0 + 120, 70)])
+        try await s.evaluated()
+        try await s.write([(Self.t0, 90)])  // two minutes late: stored, not evaluated
+        try await s.evaluated()
+        #expect(try await s.alerts().isEmpty)
+        try await s.write([(Self.t0 + 121, 90)])
+        let fired = try await s.receiver.wait(s.hook, count: 1)[0].json
+        #expect(fired["time"] as? String == RFC3339.format(Self.t0 + 121))
+    }
+
     @Test("anomaly: the z-score leaves the point out of its own window; a window without deviation raises nothing")
     func anomalyExcludesOwnPoint() async throws {
         let s = try await Setup.make()
