@@ -69,8 +69,8 @@ struct EvaluationRound {
             var work: [String: TenantCommits] = [:]
             for row in taken.rows {
                 let tenant: String = try row.decode(0)
-                let ids = try IntegerArray.parse(try row.decode(1))
-                let newest = try IntegerArray.parse(try row.decode(2))
+                let ids = try PostgresArrayLiteral.integers(try row.decode(1))
+                let newest = try PostgresArrayLiteral.integers(try row.decode(2))
                 let committed: Int64 = try row.decode(4)
                 var entry = work[tenant] ?? TenantCommits()
                 for (id, time) in zip(ids, newest) { entry.newest[id] = max(entry.newest[id] ?? .min, time) }
@@ -205,10 +205,8 @@ enum Micros {
     }
 }
 
-/// `bigint[]` text (`{1,2,NULL}`) both ways.
+/// `bigint[]` literals with NULLs (`{1,2,NULL}`).
 enum IntegerArray {
-    static func parse(_ text: String) throws -> [Int64] { try PostgresArrayLiteral.integers(text) }
-
     static func literal(_ values: [Int64?]) -> PostgresArrayLiteral {
         PostgresArrayLiteral("{" + values.map { $0.map(String.init) ?? "NULL" }.joined(separator: ",") + "}")
     }
