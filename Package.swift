@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -64,6 +65,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Tenancy", dependencies: ["InputParsing"], swiftSettings: strict),
+        // JSON written straight into bytes, for the API's responses and the streams' events.
+        .target(name: "JSONText", dependencies: ["InputParsing"], swiftSettings: strict),
         .target(
             name: "DeviceRegistry",
             dependencies: ["Tenancy", "Postgres", "Auth", "InputParsing"],
@@ -91,11 +94,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Live streams: the stream log, each replica's hub and tickets.
+        .target(
+            name: "Streams",
+            dependencies: [
+                "Tenancy", "Auth", "Postgres", "InputParsing", "MetricRouter", "OpenSSLSupport", "JSONText",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "API",
             dependencies: [
-                "Auth", "Tenancy", "DeviceRegistry", "MetricRouter", "Alerting", "Gzip", "Postgres", "InputParsing",
+                "Auth", "Tenancy", "DeviceRegistry", "MetricRouter", "Alerting", "Streams", "JSONText", "Gzip", "Postgres",
+                "InputParsing",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,7 +139,7 @@ let package = Package(
             name: "MillwrightTests",
             dependencies: [
                 "API", "Auth", "Postgres", "CurlClient", "OpenSSLSupport", "Tenancy", "DeviceRegistry", "MetricRouter",
-                "Alerting",
+                "Alerting", "Streams", "JSONText",
                 "Gzip",
                 "InputParsing",
                 "CZlib",

@@ -1,9 +1,10 @@
 """Runs deploy/nginx/millwright.conf with the real nginx on loopback (tests, benchmarks).
 
 The configuration is used as shipped, templated only for: ports, the upstream port, a
-self-signed certificate for its server_name made here, the ACME webroot, and (with
+self-signed certificate for its server_name made here, the ACME webroot, the log path, and (with
 `unlimited_rates`, benchmarks only) the rate-limit zones, which would otherwise measure
-the limiter instead of the service.
+the limiter instead of the service. The streams' access log goes to `streams-access.log`
+in the work folder.
 
     python3 dev/nginx_local.py --service-port P --http-port H --https-port S --work DIR [--unlimited-rates]
 
@@ -29,9 +30,11 @@ def prepare(work, service_port, http_port, https_port, unlimited_rates=False):
     replacements = [
         ("listen 80;", f"listen 127.0.0.1:{http_port};"), ("listen [::]:80;", ""),
         ("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"), ("listen [::]:443 ssl http2;", ""),
-        ("server 127.0.0.1:8080 ", f"server 127.0.0.1:{service_port} "),
+        ("server 127.0.0.1:8080 max_fails=3 fail_timeout=10s;\n    # Idle",
+         f"server 127.0.0.1:{service_port} max_fails=3 fail_timeout=10s;\n    # Idle"),
+        ("server 127.0.0.1:8080 max_fails=3 fail_timeout=10s;\n}", f"server 127.0.0.1:{service_port} max_fails=3 fail_timeout=10s;\n}}"),
         (f"/etc/letsencrypt/live/{HOST}/fullchain.pem", cert), (f"/etc/letsencrypt/live/{HOST}/privkey.pem", key),
-        ("/var/www/letsencrypt", webroot),
+        ("/var/www/letsencrypt", webroot), ("/var/log/nginx/millwright-streams.log", f"{work}/streams-access.log"),
     ]
     if unlimited_rates:
         replacements += [("rate=20r/s", "rate=100000r/s"), ("rate=10r/s", "rate=100000r/s")]

@@ -24,3 +24,5 @@ python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install --quiet s
 python3 -c "import influxdb_client" 2>/dev/null || python3 -m pip install --quiet influxdb-client
 # The Standard Webhooks project's library verifies webhook signatures in a test.
 python3 -c "import standardwebhooks" 2>/dev/null || python3 -m pip install --quiet standardwebhooks
+# Independent clients of the live streams: httpx-sse (Server-Sent Events) and websockets.
+python3 -c "import httpx_sse, httpx, websockets" 2>/dev/null || python3 -m pip install --quiet httpx httpx-sse websockets

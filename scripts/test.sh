@@ -57,6 +57,10 @@ python3 Tests/webhooks/verify_signatures.py "http://127.0.0.1:$MILLWRIGHT_PORT" 
 python3 Tests/lineprotocol/compare_http.py "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright"
 # deploy/nginx/millwright.conf with the real nginx in front of the same service.
 python3 Tests/nginx/nginx_test.py "$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright" "$state/serve.log"
+# Live streams with independent clients (httpx-sse, websockets): read from a second
+# replica started there, written through this one; it ends with SIGTERM on the second.
+python3 Tests/streams/streams_test.py "http://127.0.0.1:$MILLWRIGHT_PORT" "$MILLWRIGHT_TEST_ISSUER_BASE/realms/millwright" \
+    "$(swift build --show-bin-path)/millwright" "$state"
 # The real Prometheus scrapes the service after all that traffic; the alert rules and the
 # Grafana dashboard's queries run against it; promtool checks and unit-tests the rules.
 python3 Tests/prometheus/prometheus_test.py "$MILLWRIGHT_METRICS_PORT" "$MILLWRIGHT_PORT"

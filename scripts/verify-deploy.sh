@@ -26,7 +26,8 @@ if [[ "$read_by_service" != "$documented" ]]; then
     diff <(echo "$read_by_service") <(echo "$documented") >&2 || true
     exit 1
 fi
+help=$("$binary" --help)  # read whole: `--help | grep -q` fails under pipefail once grep stops reading early
 for variable in $read_by_service; do
-    "$binary" --help | grep -q "$variable" || { echo "millwright --help does not list $variable" >&2; exit 1; }
+    grep -q "$variable" <<<"$help" || { echo "millwright --help does not list $variable" >&2; exit 1; }
 done
 echo "deploy: systemd unit verified; $(echo "$read_by_service" | wc -l) variables documented in the example and in --help"

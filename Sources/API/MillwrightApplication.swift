@@ -3,12 +3,14 @@ import Auth
 import DeviceRegistry
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import MetricRouter
 import Metrics
 import Postgres
 import Prometheus
 import ServiceLifecycle
+import Streams
 import Tenancy
 
 /// The whole service, assembled: database pool, token verification, device keys and
@@ -113,6 +115,15 @@ public struct MillwrightApplication: Sendable {
         let ingestor = MetricIngestor(
             catalog: MetricCatalog(source: registry), provisioning: registry, writer: writer, activity: activity)
         let alerting = PostgresAlerting(database: database, settings: configuration.alerts)
+        // The stream hub has connections of its own: one follows the log (waiting for its
+        // notifications), the other replays and names sensors.
+        let streamPool = PostgresPool(
+            configuration: .init(connectionString: configuration.databaseURL, size: 3, applicationName: "millwright-streams"),
+            logger: logger)
+        let hub = StreamHub(configuration: configuration.streams, pool: streamPool, logger: logger)
+        let streams = StreamHandlers(
+            hub: hub, tickets: StreamTickets(database: database, lifetime: configuration.streamTicketLifetime),
+            authenticator: authenticator)
         let routes = Self.routes(
             APIServices(
                 tenants: registry, devices: registry, sensors: registry, keys: registry, ingestor: ingestor,
@@ -120,7 +131,8 @@ public struct MillwrightApplication: Sendable {
                 alertRules: alerting, channels: alerting, alerts: alerting,
                 webhookAllowPrivate: configuration.dispatcher.allowPrivateAddresses, timeZones: timeZones,
                 readiness: { await Self.readiness(pool: pool, runner: runner) }, storageEngine: storage.engine,
-                openAPIDocument: Self.openAPIDocument(configuration), metricsTenantLabel: configuration.metricsTenantLabel))
+                openAPIDocument: Self.openAPIDocument(configuration), metricsTenantLabel: configuration.metricsTenantLabel,
+                streams: streams))
         // Alerting has connections of its own: the evaluator's round and the dispatcher's
         // claims never wait behind requests, nor requests behind them.
         let alertPool = PostgresPool(
@@ -134,9 +146,9 @@ public struct MillwrightApplication: Sendable {
             onEvents: { dispatcher.wake() })
 
         var services: [any Service] = [
-            PoolService(pool: pool), PoolService(pool: writerPool), PoolService(pool: alertPool),
+            PoolService(pool: pool), PoolService(pool: writerPool), PoolService(pool: alertPool), PoolService(pool: streamPool),
             MaintenanceService(pool: pool, interval: configuration.maintenanceInterval, logger: logger),
-            activity, writer, KeyRefreshService(keys: keys), evaluator, dispatcher,
+            activity, writer, KeyRefreshService(keys: keys), evaluator, dispatcher, hub,
         ]
         let connectionCounter = ConnectionCounter()
         if let metricsRegistry {
@@ -146,7 +158,9 @@ public struct MillwrightApplication: Sendable {
                     registry: metricsRegistry, writer: writer, connections: connectionCounter,
                     host: configuration.metricsHost, port: configuration.metricsPort, logger: logger,
                     sampleResources: {
-                        await Self.sample(pools: [("api", pool), ("writer", writerPool), ("alerts", alertPool)])
+                        await Self.sample(pools: [
+                            ("api", pool), ("writer", writerPool), ("alerts", alertPool), ("streams", streamPool),
+                        ])
                     }
                 ).application())
         }
@@ -155,12 +169,15 @@ public struct MillwrightApplication: Sendable {
             limits.exempt = configuration.trustedProxies
             return limits
         }()
+        let webSockets = StreamWebSocket(handlers: streams, routes: routes, logger: logger)
         let app = Application(
             responder: MillwrightResponder(
                 routes: routes, authenticator: authenticator, logger: logger, trustedProxies: configuration.trustedProxies),
-            server: .http1(
-                configuration: .init(
-                    additionalChannelHandlers: [ConnectionGuard(limits: connectionLimits, counter: connectionCounter)])),
+            // HTTP/1.1, and the WebSocket upgrade of the stream paths (pings keep streams alive).
+            server: .guarded(
+                limits: connectionLimits, counter: connectionCounter,
+                webSocket: .init(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: configuration.streams.keepAlive)),
+                shouldUpgrade: { head in await webSockets.shouldUpgrade(head) }),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             // Shut down in reverse: the server finishes its requests, then the writer
             // flushes what it accepted, then devices' last_seen_at, then the pools close.
@@ -171,7 +188,12 @@ public struct MillwrightApplication: Sendable {
                 await onServerRunning(port)
             },
             logger: logger)
-        try await app.runService()
+        // SIGTERM ends the live streams first (each with its final event), then the
+        // server drains its requests and the services above stop in reverse.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [app, StreamDrain(hub: hub)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 
     /// Refuses pending or changed migrations; warns about a privileged runtime role.
@@ -252,6 +274,18 @@ struct PoolService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         await pool.shutdown()
+    }
+}
+
+/// On graceful shutdown, before the server stops: ends every live stream with its final
+/// event and waits (at most 5 s) for their connections to finish, so that the server's
+/// own drain is not held by streams that would never end.
+struct StreamDrain: Service {
+    let hub: StreamHub
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await hub.drain(within: .seconds(5))
     }
 }
 

@@ -52,13 +52,19 @@ public struct UserPrincipal: Sendable, Equatable {
     /// Tenants named by the tenant claim (names that cannot be a tenant id are dropped
     /// when the token is read: no tenant can have them).
     public var tenants: Set<TenantID>
+    /// The token's `exp` (seconds since the epoch): a live stream opened with it ends then.
+    public var expiresAt: Double?
 
-    public init(issuer: String, subject: String, username: String?, roles: Set<Role>, tenants: Set<TenantID>) {
+    public init(
+        issuer: String, subject: String, username: String?, roles: Set<Role>, tenants: Set<TenantID>,
+        expiresAt: Double? = nil
+    ) {
         self.issuer = issuer
         self.subject = subject
         self.username = username
         self.roles = roles
         self.tenants = tenants
+        self.expiresAt = expiresAt
     }
 
     public var isPlatformAdmin: Bool { roles.contains(.platformAdmin) }

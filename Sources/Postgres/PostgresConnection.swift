@@ -67,7 +67,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Whether the server has closed this idle connection since it was last used (a
     /// restart, a terminated backend, a proxy gone). An idle connection is sent nothing
-    /// (the service does not LISTEN), so anything readable on its socket is the server's
+    /// (a session that LISTENs stops before it goes back: `stopListening`), so anything readable on its socket is the server's
     /// goodbye: a FATAL notice, the end of the stream. One `poll` that does not wait.
     /// A partition that sends nothing is not found this way.
     public var serverHasGoneAway: Bool {

@@ -45,6 +45,13 @@ struct Millwright: AsyncParsableCommand {
               MILLWRIGHT_WEBHOOK_FIRST_RETRY_S   the first retry's delay, doubling up to an hour (default 5)
               MILLWRIGHT_WEBHOOK_RETRY_HORIZON_S how long a notification is retried (default 86400)
               MILLWRIGHT_WEBHOOK_CONCURRENCY     webhook attempts in flight (default 8)
+              MILLWRIGHT_STREAM_MAX_PER_TENANT   live streams open on this replica per tenant (default 200)
+              MILLWRIGHT_STREAM_MAX_PER_PRINCIPAL  …and per user (default 20)
+              MILLWRIGHT_STREAM_QUEUE_POINTS     points a slow stream may have queued (default 10000)
+              MILLWRIGHT_STREAM_KEEPALIVE_S      keep-alive on idle streams (default 15)
+              MILLWRIGHT_STREAM_REPLAY_S         how long events are kept for resuming (default 900)
+              MILLWRIGHT_STREAM_REPLAY_MAX_EVENTS  events one resume replays at most (default 100000)
+              MILLWRIGHT_STREAM_TICKET_S         how long a stream ticket is valid (default 30)
             """,
         version: MillwrightVersion.current,
         subcommands: [Serve.self, Migrate.self],

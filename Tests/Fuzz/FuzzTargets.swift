@@ -123,6 +123,8 @@ func fuzzQuery(_ bytes: [UInt8]) {
     for kind in Identifier.Kind.allCases where Identifier.isValid(text, as: kind) {
         check(!text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }, "an id that is not plain ASCII")
     }
+    if let id = StreamParameters.eventID(text) { check(id >= 0 && String(id).count <= text.count, "event id out of range") }
+    if let (key, value) = StreamParameters.label(text) { check(!key.isEmpty && key + ":" + value == text, "label split") }
     if let value = DecimalText.int64(bytes, 0..<bytes.count) {
         check(String(value) == text || text.hasPrefix("0") || text.hasPrefix("-0"), "integer mismatch")
     }

@@ -60,7 +60,8 @@ def seeds():
 
     for text in ["1m", "15m", "1h", "7d", "3650d", "0s", "-1s", b64url(b"t1732269600000000"), b64url(b"kpress-01"),
                  b64url(b"k\x00x"), "press-01", "9223372036854775807", "-9223372036854775808",
-                 "0m", "120", "Sun, 06 Nov 1994 08:49:37 GMT", "Wed, 21 Oct 2026 07:28:00 GMT", " 3 "]:
+                 "0m", "120", "Sun, 06 Nov 1994 08:49:37 GMT", "Wed, 21 Oct 2026 07:28:00 GMT", " 3 ",
+                 "9223372036854775808", "0000000000000000001", "line:3", ":x", "a:b:c", "é:ü"]:
         yield "query", text.encode()
 
     for body in [b"m,device=d1 v=1\n", json.dumps(points[0]).encode(), b"", b"0" * 4096]:

@@ -155,6 +155,43 @@ try:
     status, _, _ = request("GET", "/healthz", source="127.0.0.4")
     check(status == 200, f"a second client during the first one's burst: {status}")
 
+    # Live streams through NGINX: SSE with a ticket in the URL arrives unbuffered, within
+    # a second of the write; a WebSocket upgrades through it; the ticket is not logged.
+    viewer = token("viewer", tenant)
+    status, _, body = request("POST", f"/api/v1/tenants/{tenant}/stream-tickets", {"Authorization": f"Bearer {viewer}"})
+    ticket = json.loads(body)["ticket"] if status == 201 else ""
+    check(status == 201, f"stream ticket through NGINX: {status}")
+    sock = tls.wrap_socket(socket.create_connection(("127.0.0.1", https_port), 10), server_hostname=HOST)
+    sock.sendall(f"GET /api/v1/tenants/{tenant}/devices/press-01/stream?ticket={ticket} HTTP/1.1\r\nHost: {HOST}\r\n"
+                 "Accept: text/event-stream\r\n\r\n".encode())
+    sock.settimeout(5)
+    head = sock.recv(65536).decode(errors="replace")
+    check(head.startswith("HTTP/1.1 200") and "text/event-stream" in head, f"SSE through NGINX: {head[:60]!r}")
+    written = time.time()
+    request("POST", f"/api/v1/tenants/{tenant}/metrics", {**auth, "Content-Type": "application/json"},
+            json.dumps({"points": [{"device": "press-01", "sensor": "streamed", "value": 42}]}))
+    seen = ""
+    while '"streamed"' not in seen and time.time() - written < 5:
+        try:
+            seen += sock.recv(65536).decode(errors="replace")
+        except socket.timeout:
+            break
+    check('"streamed"' in seen and time.time() - written < 1.5,
+          f"the event passes NGINX unbuffered ({time.time() - written:.2f} s): {seen[-120:]!r}")
+    sock.close()
+    from websockets.sync.client import connect as ws_connect
+    with ws_connect(f"wss://127.0.0.1:{https_port}/api/v1/tenants/{tenant}/devices/press-01/stream", ssl=tls,
+                    server_hostname=HOST, additional_headers={"Authorization": f"Bearer {viewer}"}) as ws:
+        request("POST", f"/api/v1/tenants/{tenant}/metrics", {**auth, "Content-Type": "application/json"},
+                json.dumps({"points": [{"device": "press-01", "sensor": "streamed", "value": 43}]}))
+        message = json.loads(ws.recv(timeout=5))
+        check(message.get("type") == "points" and message["data"]["points"][0]["value"] == 43,
+              f"WebSocket through NGINX: {message}")
+    time.sleep(0.3)
+    stream_log = open(f"{work}/streams-access.log").read()
+    check("/stream" in stream_log and ticket not in stream_log and viewer not in stream_log,
+          f"NGINX's stream log has the requests and no ticket: {stream_log[-200:]!r}")
+
     time.sleep(0.5)
     log = [json.loads(line) for line in open(service_log, encoding="utf-8").read().split("\n") if line.startswith("{")]
     by_id = {entry.get("request_id"): entry for entry in log if entry.get("message") == "request"}
@@ -175,4 +212,4 @@ finally:
 
 if failures:
     sys.exit(1)
-print("nginx: HTTPS end to end, redirect and ACME, 413 before the service, 429 per client, request ids and client address in the log, https Location, /metrics hidden")
+print("nginx: HTTPS end to end, redirect and ACME, 413 before the service, 429 per client, request ids and client address in the log, https Location, /metrics hidden, SSE and WebSocket streams unbuffered with no ticket logged")

@@ -98,6 +98,10 @@ try:
     check(total('sum(millwright_jwks_fetches_total{outcome="ok"})') >= 1, "JWKS fetches are counted per issuer")
     check(total("sum(millwright_token_rejections_total)") >= 1, "token rejections are counted by reason")
     check(len(query('millwright_build_info{version!=""}')) == 1, "build info")
+    # Live streams (the NGINX test opened an SSE and a WebSocket stream on this replica).
+    check({s["metric"]["kind"] for s in query("millwright_streams_open")} >= {"device"}, "open streams by kind")
+    check(total('sum(millwright_stream_events_sent_total{kind="device"})') >= 2, "stream events sent by kind")
+    check(("streams", "idle") in pools or ("streams", "in_use") in pools, f"the streams' pool: {pools}")
     statuses = {sample["metric"]["status"]: float(sample["value"][1]) for sample in query("millwright_devices")}
     check(set(statuses) == {"online", "offline", "never_seen"} and statuses["online"] >= 1,
           f"devices by status: {statuses}")
@@ -143,7 +147,7 @@ try:
     labels = set()
     for sample in query('{__name__=~"millwright_.*"}'):
         labels |= set(sample["metric"]) - {"__name__", "instance", "job"}
-    check(labels <= {"route", "method", "status_class", "format", "reason", "path", "pool", "state", "issuer", "outcome", "version", "status", "le", "storage_job", "severity"},
+    check(labels <= {"route", "method", "status_class", "format", "reason", "path", "pool", "state", "issuer", "outcome", "version", "status", "le", "storage_job", "severity", "kind"},
           f"only bounded labels: {sorted(labels)}")
 
     dashboard = json.load(open("deploy/grafana/millwright-dashboard.json"))

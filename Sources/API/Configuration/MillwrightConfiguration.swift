@@ -3,6 +3,7 @@ import Auth
 import Foundation
 import InputParsing
 import MetricRouter
+import Streams
 
 /// Everything the service reads at start. Built from the environment by
 /// `MillwrightConfiguration(environment:)`, which names the variable of any bad value.
@@ -64,6 +65,15 @@ public struct MillwrightConfiguration: Sendable {
     /// `MILLWRIGHT_WEBHOOK_ALLOW_PRIVATE` (default false: webhooks reach only public
     /// addresses).
     public var dispatcher = NotificationDispatcher.Configuration()
+    /// Live streams: `MILLWRIGHT_STREAM_MAX_PER_TENANT` (200) and
+    /// `MILLWRIGHT_STREAM_MAX_PER_PRINCIPAL` (20) open on one replica,
+    /// `MILLWRIGHT_STREAM_QUEUE_POINTS` (10000) a slow stream may have queued,
+    /// `MILLWRIGHT_STREAM_KEEPALIVE_S` (15), `MILLWRIGHT_STREAM_REPLAY_S` (900: how long
+    /// the stream log keeps events for resuming) and `MILLWRIGHT_STREAM_REPLAY_MAX_EVENTS`
+    /// (100000 a resume).
+    public var streams = StreamHub.Configuration()
+    /// `MILLWRIGHT_STREAM_TICKET_S` (30): how long a stream ticket is valid.
+    public var streamTicketLifetime: Duration = .seconds(30)
 
     public init(
         databaseURL: String, migrationDatabaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8080,
@@ -219,6 +229,13 @@ extension MillwrightConfiguration {
         dispatcher.firstBackoff = .seconds(try integer("MILLWRIGHT_WEBHOOK_FIRST_RETRY_S", default: 5, in: 1...3600))
         dispatcher.concurrency = try integer("MILLWRIGHT_WEBHOOK_CONCURRENCY", default: 8, in: 1...256)
         dispatcher.allowPrivateAddresses = try flag("MILLWRIGHT_WEBHOOK_ALLOW_PRIVATE")
+        streams.maxStreamsPerTenant = try integer("MILLWRIGHT_STREAM_MAX_PER_TENANT", default: 200, in: 1...100_000)
+        streams.maxStreamsPerPrincipal = try integer("MILLWRIGHT_STREAM_MAX_PER_PRINCIPAL", default: 20, in: 1...100_000)
+        streams.maxQueuedPoints = try integer("MILLWRIGHT_STREAM_QUEUE_POINTS", default: 10_000, in: 10...1_000_000)
+        streams.keepAlive = .seconds(try integer("MILLWRIGHT_STREAM_KEEPALIVE_S", default: 15, in: 1...300))
+        streams.replayHorizon = .seconds(try integer("MILLWRIGHT_STREAM_REPLAY_S", default: 900, in: 10...86_400))
+        streams.maxReplayEvents = try integer("MILLWRIGHT_STREAM_REPLAY_MAX_EVENTS", default: 100_000, in: 1...10_000_000)
+        streamTicketLifetime = .seconds(try integer("MILLWRIGHT_STREAM_TICKET_S", default: 30, in: 1...300))
         if let raw = value("MILLWRIGHT_LOG_FORMAT") {
             guard let format = LogFormat(rawValue: raw.lowercased()) else {
                 throw ConfigurationError(variable: "MILLWRIGHT_LOG_FORMAT", problem: "must be json or text, got '\(raw)'")

@@ -108,24 +108,25 @@ final class ConnectionCounter: Sendable {
     }
 }
 
-/// Enforces `ConnectionLimits` on one connection, between the HTTP codec and the
-/// server: closes it when a head or a body takes too long, and answers 503 on a
-/// connection over the limit. Runs on the connection's event loop only.
-final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+/// Counts one connection against `ConnectionLimits` for its whole life, from the
+/// moment it is accepted: the first handler of every connection, on raw bytes, so that
+/// it stays in place whether the connection then speaks HTTP or, upgraded, WebSocket.
+/// Until the first request's head has been read (`handOver` by `ConnectionGuard`, or
+/// `upgraded`), it also closes a connection that sends no head in time. Runs on the
+/// connection's event loop only.
+final class ConnectionAdmission: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
 
     private let limits: ConnectionLimits
     private let counter: ConnectionCounter
     private var admitted = false
     /// Refused and allowed to wait for its 503 (counted in `ConnectionCounter.answering`).
     private var answering = false
-    private var refusing: ConnectionCounter.Admission?
+    private(set) var refusal: ConnectionCounter.Admission?
     /// The peer's address when it counts per client.
     private var client: String?
-    private var deadline: Scheduled<Void>?
+    private var firstHead: Scheduled<Void>?
 
     init(limits: ConnectionLimits, counter: ConnectionCounter) {
         self.limits = limits
@@ -138,21 +139,26 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let admission = counter.admit(client: client, limits: limits)
         admitted = admission == .admitted
-        refusing = admitted ? nil : admission
+        refusal = admitted ? nil : admission
+        let timeout: Duration
         if admitted {
-            arm(limits.headerTimeout, context: context)
+            timeout = limits.headerTimeout
         } else if counter.mayAnswer() {
             // A connection past a limit holds a descriptor only briefly: two seconds to
             // send the head that gets its 503.
             answering = true
-            arm(min(limits.headerTimeout, .seconds(2)), context: context)
+            timeout = min(limits.headerTimeout, .seconds(2))
         } else {
+            context.close(promise: nil)
+            return
+        }
+        firstHead = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
             context.close(promise: nil)
         }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        deadline?.cancel()
+        firstHead?.cancel()
         if admitted {
             admitted = false
             counter.leave(client: client)
@@ -161,6 +167,51 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             answering = false
             counter.answered()
         }
+    }
+
+    /// The first head arrived and `ConnectionGuard` times the connection from here:
+    /// whether it is refused.
+    func handOver() -> ConnectionCounter.Admission? {
+        firstHead?.cancel()
+        firstHead = nil
+        return refusal
+    }
+
+    /// The connection became a WebSocket: no more heads to wait for.
+    func upgraded() {
+        firstHead?.cancel()
+        firstHead = nil
+    }
+}
+
+/// Enforces `ConnectionLimits` on an HTTP connection, between the HTTP codec and the
+/// server: closes it when a head or a body takes too long, and answers 503 on a
+/// connection over the limit (`ConnectionAdmission`, first in the pipeline, counts it
+/// and times its first head). Runs on the connection's event loop only.
+final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let limits: ConnectionLimits
+    private var refusing: ConnectionCounter.Admission?
+    private var deadline: Scheduled<Void>?
+
+    init(limits: ConnectionLimits) {
+        self.limits = limits
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        // Added when the first head has been read (the pipeline decides first whether the
+        // request upgrades); until then the admission timed it.
+        let admission = try? context.pipeline.syncOperations.handler(type: ConnectionAdmission.self)
+        refusing = admission?.handOver()
+        arm(limits.headerTimeout, context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

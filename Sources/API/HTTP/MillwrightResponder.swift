@@ -66,6 +66,8 @@ struct MillwrightResponder: HTTPResponder {
             switch route.body {
             case .anonymous(let handler):
                 return try await handler(request, state)
+            case .stream(let handler):
+                return try await handler(request, &state)
             case .platformAdmin(let handler):
                 _ = try await authenticate(request, &state).platformAdmin()
                 return try await handler(request, state)

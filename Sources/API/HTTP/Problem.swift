@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import JSONText
 
 /// An error the client is meant to see, sent as `application/problem+json` (RFC 9457)
 /// with a stable snake_case `code`. Only errors of this type reach clients as they

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import InputParsing
+import JSONText
 import OpenSSLSupport
 
 /// Reading and checking request bodies and query parameters.

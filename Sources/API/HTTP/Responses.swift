@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import InputParsing
+import JSONText
 import NIOCore
 import OpenSSLSupport
 

@@ -20,6 +20,9 @@ public struct RequestState: Sendable {
 
 typealias Handler = @Sendable (Request, RequestState) async throws -> Response
 typealias TenantHandler = @Sendable (Request, RequestState, TenantContext) async throws -> Response
+/// A live stream: it authenticates itself (a bearer token or a stream ticket), so it
+/// gets the state to record who opened it.
+typealias StreamHandler = @Sendable (Request, inout RequestState) async throws -> Response
 
 /// Who may call a route that is not inside a tenant, checked by the router before its
 /// handler runs. Tenant-scoped routes name a `TenantRequirement` instead.
@@ -55,6 +58,8 @@ struct Route: Sendable {
         case anonymous(Handler)
         case platformAdmin(Handler)
         case tenant(TenantRequirement, TenantHandler)
+        /// A live stream, in a tenant: `StreamHandlers` checks its caller.
+        case stream(StreamHandler)
     }
 
     var method: HTTPRequest.Method
@@ -91,6 +96,14 @@ struct Route: Sendable {
         self.errorFormat = errorFormat
         self.preflight = preflight
         self.body = .tenant(requirement, handler)
+    }
+
+    /// A live stream's GET (its handler decides the tenant with the same rules).
+    init(stream template: String, handler: @escaping StreamHandler) {
+        self.method = .get
+        self.template = template
+        self.segments = template.split(separator: "/", omittingEmptySubsequences: false)
+        self.body = .stream(handler)
     }
 
     enum Match {

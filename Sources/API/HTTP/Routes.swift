@@ -23,6 +23,8 @@ struct APIServices: Sendable {
     var openAPIDocument: [UInt8]?
     /// Adds the tenant to the ingest series (MILLWRIGHT_METRICS_TENANT_LABEL).
     var metricsTenantLabel = false
+    /// The live streams (they need PostgreSQL's stream log; the in-process tests have none).
+    var streams: StreamHandlers?
 }
 
 extension MillwrightApplication {
@@ -43,6 +45,7 @@ extension MillwrightApplication {
         table.routes += AlertRuleHandlers(rules: services.alertRules).routes()
         table.routes += ChannelHandlers(channels: services.channels, allowPrivate: services.webhookAllowPrivate).routes()
         table.routes += AlertHandlers(history: services.alerts).routes()
+        if let streams = services.streams { table.routes += streams.routes() }
         return table
     }
 }

@@ -4,6 +4,7 @@ import DeviceRegistry
 import Foundation
 import Hummingbird
 import InputParsing
+import JSONText
 import Tenancy
 
 /// An alert as the API shows it; with its transitions when read alone.

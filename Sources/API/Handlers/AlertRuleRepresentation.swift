@@ -1,6 +1,7 @@
 import Alerting
 import Foundation
 import InputParsing
+import JSONText
 
 /// Durations in rules: `0s`, `90s`, `15m`, `1h`, `7d` (a whole number and one unit).
 enum DurationText {
@@ -112,7 +113,7 @@ extension AlertRuleBody: JSONBodyWriting {
 
 extension JSONValue: JSONBodyWriting {
     /// A parsed value written back (objects with sorted keys).
-    func write(to w: inout JSONWriter) {
+    public func write(to w: inout JSONWriter) {
         switch self {
         case .null: w.null()
         case .bool(let flag): w.bool(flag)

@@ -5,6 +5,7 @@ import DeviceRegistry
 import Foundation
 import Hummingbird
 import InputParsing
+import JSONText
 import Tenancy
 
 /// A notification channel as the API shows it; `secret` only in the response that

@@ -1,6 +1,7 @@
 import DeviceRegistry
 import Foundation
 import InputParsing
+import JSONText
 
 /// A device as the API shows it.
 struct DeviceBody {

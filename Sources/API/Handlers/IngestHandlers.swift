@@ -4,6 +4,7 @@ import Gzip
 import HTTPTypes
 import Hummingbird
 import InputParsing
+import JSONText
 import MetricRouter
 import Metrics
 import NIOCore

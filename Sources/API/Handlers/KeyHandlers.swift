@@ -3,6 +3,7 @@ import DeviceRegistry
 import Foundation
 import Hummingbird
 import InputParsing
+import JSONText
 import Tenancy
 
 /// A device key as the API shows it; `secret` only in the answer to its creation.

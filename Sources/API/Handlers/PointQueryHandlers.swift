@@ -3,6 +3,7 @@ import DeviceRegistry
 import Foundation
 import Hummingbird
 import InputParsing
+import JSONText
 import MetricRouter
 import OpenSSLSupport
 import Tenancy

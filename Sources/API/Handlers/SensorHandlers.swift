@@ -2,6 +2,7 @@ import Auth
 import DeviceRegistry
 import Hummingbird
 import InputParsing
+import JSONText
 import Tenancy
 
 /// A sensor as the API shows it.

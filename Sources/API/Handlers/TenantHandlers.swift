@@ -1,6 +1,7 @@
 import DeviceRegistry
 import Hummingbird
 import InputParsing
+import JSONText
 import Tenancy
 
 /// A tenant as the API shows it.

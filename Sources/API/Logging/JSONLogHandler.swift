@@ -1,5 +1,6 @@
 import Foundation
 import InputParsing
+import JSONText
 import Logging
 import Synchronization
 

@@ -64,7 +64,9 @@ public struct TokenVerifier: Sendable {
             throw .invalid("bad_signature", "the token's signature does not verify")
         }
         let expiresAt = try checkClaims(claims, now: now)
-        return (principal(issuer: issuer, claims: claims), expiresAt)
+        var principal = principal(issuer: issuer, claims: claims)
+        principal.expiresAt = expiresAt
+        return (principal, expiresAt)
     }
 
     /// Checks the time, type and audience claims; returns `exp`.

@@ -11,7 +11,9 @@ import Tenancy
 /// and written with one binary `COPY` per value kind in one transaction; each request
 /// is answered only after the transaction holding its points committed. The same
 /// transaction records, per tenant, which sensors it wrote (`point_commits`): what the
-/// alert evaluator reads, so that it sees exactly the points that committed.
+/// alert evaluator reads, so that it sees exactly the points that committed; and the
+/// points themselves in the live-stream log (`stream_events`), last, so that the log's
+/// ordering lock is held only for the commit.
 ///
 /// - A flush starts when `flushPoints` are waiting, or `flushInterval` after the first
 ///   batch arrived; `flushers` flushes may be in flight at once. A request's points are
@@ -242,8 +244,9 @@ public final class MetricWriter: Service, Sendable {
             for (kind, body) in PointCopy.bodies(admitted) {
                 try connection.copyIn(unsafeSQL: PointCopy.statement(kind), data: body)
             }
-            let commits = PointCopy.commits(admitted)
-            if !commits.isEmpty { _ = try connection.pipeline(commits) }
+            // Last: the stream log's append takes the lock that orders commits.
+            let records = PointCopy.commits(admitted) + PointCopy.streamEvents(admitted)
+            if !records.isEmpty { _ = try connection.pipeline(records) }
         }
     }
 
@@ -254,8 +257,9 @@ public final class MetricWriter: Service, Sendable {
             for batch in admitted where batch.count > 0 {
                 _ = try connection.pipeline([TenantDatabase.scope(batch.tenant)] + PointCopy.upserts(batch))
             }
-            let commits = PointCopy.commits(admitted)
-            if !commits.isEmpty { _ = try connection.pipeline(commits) }
+            // Last: the stream log's append takes the lock that orders commits.
+            let records = PointCopy.commits(admitted) + PointCopy.streamEvents(admitted)
+            if !records.isEmpty { _ = try connection.pipeline(records) }
         }
     }
 

@@ -139,6 +139,17 @@ enum PointCopy {
         }
     }
 
+    /// The live-stream log's rows (migration 0013): per tenant, every point written
+    /// (`StreamedPoints`). Each call takes the log's ordering lock, so these go last
+    /// in a transaction.
+    static func streamEvents(_ batches: [PointBatch]) -> [PostgresQuery] {
+        var byTenant: [TenantID: [PointBatch]] = [:]
+        for batch in batches where batch.count > 0 { byTenant[batch.tenant, default: []].append(batch) }
+        return byTenant.sorted { $0.key < $1.key }.map { tenant, batches in
+            "SELECT millwright.append_stream_event(\(tenant.rawValue), 'points', \(StreamedPoints.pack(batches))::bytea)"
+        }
+    }
+
     /// The upsert of one batch (re-sent points overwrite): one statement per kind.
     static func upserts(_ batch: PointBatch) -> [PostgresQuery] {
         var queries: [PostgresQuery] = []

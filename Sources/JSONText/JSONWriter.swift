@@ -4,38 +4,38 @@ import InputParsing
 /// Writes JSON straight into bytes, for responses on hot paths where `JSONEncoder`
 /// showed up in the profile (~15% of a device read). Keys are written in the order
 /// given: callers give them sorted, as `JSONEncoder` with `.sortedKeys` would.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
 
-    init(capacity: Int = 512) {
+    public init(capacity: Int = 512) {
         bytes.reserveCapacity(capacity)
     }
 
     private var needsComma = false
 
-    mutating func beginObject() {
+    public mutating func beginObject() {
         separate()
         bytes.append(UInt8(ascii: "{"))
         needsComma = false
     }
 
-    mutating func endObject() {
+    public mutating func endObject() {
         bytes.append(UInt8(ascii: "}"))
         needsComma = true
     }
 
-    mutating func beginArray() {
+    public mutating func beginArray() {
         separate()
         bytes.append(UInt8(ascii: "["))
         needsComma = false
     }
 
-    mutating func endArray() {
+    public mutating func endArray() {
         bytes.append(UInt8(ascii: "]"))
         needsComma = true
     }
 
-    mutating func key(_ name: StaticString) {
+    public mutating func key(_ name: StaticString) {
         separate()
         bytes.append(UInt8(ascii: "\""))
         bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
@@ -43,20 +43,20 @@ struct JSONWriter {
         needsComma = false
     }
 
-    mutating func key(_ name: String) {
+    public mutating func key(_ name: String) {
         separate()
         appendQuoted(name)
         bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
-    mutating func string(_ value: String?) {
+    public mutating func string(_ value: String?) {
         separate()
         if let value { appendQuoted(value) } else { appendLiteral("null") }
         needsComma = true
     }
 
-    mutating func number(_ value: Double?) {
+    public mutating func number(_ value: Double?) {
         separate()
         if let value, value.isFinite {
             if value == value.rounded(), abs(value) < 1e15 {
@@ -70,30 +70,30 @@ struct JSONWriter {
         needsComma = true
     }
 
-    mutating func integer(_ value: some BinaryInteger) {
+    public mutating func integer(_ value: some BinaryInteger) {
         separate()
         appendLiteral(String(value))
         needsComma = true
     }
 
-    mutating func bool(_ value: Bool) {
+    public mutating func bool(_ value: Bool) {
         separate()
         appendLiteral(value ? "true" : "false")
         needsComma = true
     }
 
-    mutating func date(_ value: Date?) {
+    public mutating func date(_ value: Date?) {
         string(value.map(RFC3339.format))
     }
 
     /// Text that is JSON already (e.g. a `jsonb` column as PostgreSQL prints it).
-    mutating func rawJSON(_ text: String) {
+    public mutating func rawJSON(_ text: String) {
         separate()
         appendLiteral(text)
         needsComma = true
     }
 
-    mutating func null() {
+    public mutating func null() {
         separate()
         appendLiteral("null")
         needsComma = true
@@ -127,27 +127,27 @@ struct JSONWriter {
 }
 
 /// A response body that writes itself without `JSONEncoder`.
-protocol JSONBodyWriting {
+public protocol JSONBodyWriting {
     func write(to writer: inout JSONWriter)
 }
 
 extension JSONWriter {
     /// Writes any response value: the service's one way of writing JSON.
-    mutating func value(_ value: some JSONBodyWriting) {
+    public mutating func value(_ value: some JSONBodyWriting) {
         value.write(to: &self)
     }
 }
 
 extension String: JSONBodyWriting {
-    func write(to writer: inout JSONWriter) { writer.string(self) }
+    public func write(to writer: inout JSONWriter) { writer.string(self) }
 }
 
 extension Int: JSONBodyWriting {
-    func write(to writer: inout JSONWriter) { writer.integer(self) }
+    public func write(to writer: inout JSONWriter) { writer.integer(self) }
 }
 
 extension Array: JSONBodyWriting where Element: JSONBodyWriting {
-    func write(to writer: inout JSONWriter) {
+    public func write(to writer: inout JSONWriter) {
         writer.beginArray()
         for element in self { element.write(to: &writer) }
         writer.endArray()
@@ -156,7 +156,7 @@ extension Array: JSONBodyWriting where Element: JSONBodyWriting {
 
 /// An object with its keys sorted.
 extension Dictionary: JSONBodyWriting where Key == String, Value: JSONBodyWriting {
-    func write(to writer: inout JSONWriter) {
+    public func write(to writer: inout JSONWriter) {
         writer.beginObject()
         for (key, value) in sorted(by: { $0.key < $1.key }) {
             writer.key(key)

@@ -1,0 +1,105 @@
+import InputParsing
+import MetricRouter
+import Postgres
+import Tenancy
+import Testing
+
+@testable import Streams
+
+@Suite("Stream queues and packed points")
+struct StreamQueueTests {
+    @Test("every kind of point survives packing, bytea hex text and unpacking; torn bytes are refused")
+    func streamedPoints() throws {
+        let points = [
+            StreamedPoints.Point(sensor: 1, time: 1_767_225_600_123_456, value: .number(-0.0)),
+            StreamedPoints.Point(sensor: .max, time: .min, value: .integer(.min)),
+            StreamedPoints.Point(sensor: 3, time: -1, value: .boolean(true)),
+            StreamedPoints.Point(sensor: 4, time: 0, value: .string("é\u{1}\"")),
+            StreamedPoints.Point(sensor: 5, time: 1, value: .string("")),
+        ]
+        let text = try #require(StreamedPoints.pack(points).postgresText)
+        let bytes = try PostgresBytes(postgresText: text).bytes
+        #expect(StreamedPoints.unpack(bytes) == points)
+        for cut in [1, 8, 17, 24, 26, bytes.count - 1] {
+            #expect(StreamedPoints.unpack(Array(bytes.prefix(cut))) == nil, "cut at \(cut)")
+        }
+        var badKind = bytes
+        badKind[16] = 9
+        #expect(StreamedPoints.unpack(badKind) == nil)
+        #expect(StreamedPoints.unpack([]) == [])
+    }
+
+    private func subscription(policy: OverflowPolicy, max: Int = 3) throws -> Subscription {
+        Subscription(
+            id: 1, tenant: try #require(TenantID("acme")), principal: "p",
+            selection: .points(devices: nil, sensors: nil, labels: nil),
+            policy: policy, maxQueuedPoints: max, expiresAt: nil, registeredAt: 0, devices: nil)
+    }
+
+    private func row(_ id: Int64, _ sensors: [Int64]) -> RenderedRow {
+        RenderedRow(
+            id: id,
+            content: .points(["d": sensors.map { PointFragment(sensor: $0, key: "s\($0)", json: Array("\(id)".utf8)) }]))
+    }
+
+    @Test("a drop stream takes one row of any size, then ends with the number of events it dropped")
+    func drop() async throws {
+        let s = try subscription(policy: .drop)
+        s.offer(row(1, [1, 2, 3, 4, 5]))  // larger than the bound, into an empty queue: taken
+        guard case .item(.row(1, _, let fragments?, _), _) = await s.next() else { throw TestFailure("row 1 first") }
+        #expect(fragments.count == 5)
+        s.offer(row(2, [1]))
+        guard case .item(.row(2, _, _, _), _) = await s.next() else { throw TestFailure("row 2 next") }
+        s.offer(row(3, [1, 2]))
+        s.offer(row(4, [1, 2]))  // 4 queued > 3: the queue goes, the stream ends
+        s.offer(row(5, [1]))  // ignored after the end
+        guard case .end(.slowConsumer(let dropped)) = await s.next() else { throw TestFailure("the end") }
+        #expect(dropped == 2)
+    }
+
+    @Test("a latest stream coalesces queued points to each sensor's newest and says how many")
+    func latest() async throws {
+        let s = try subscription(policy: .latest)
+        s.offer(row(1, [1, 2]))
+        s.offer(row(2, [1, 2]))  // 4 > 3: rows 1 and 2 become one row of sensors 1 and 2
+        s.offer(row(3, [2]))
+        guard case .item(.row(let id, _, let fragments?, _), let coalesced) = await s.next() else {
+            throw TestFailure("a coalesced row")
+        }
+        #expect(id == 2 && coalesced == 2)
+        #expect(fragments.map(\.sensor) == [1, 2] && fragments.map { String(decoding: $0.json, as: UTF8.self) } == ["2", "2"])
+        guard case .item(.row(3, _, _, _), 0) = await s.next() else { throw TestFailure("row 3 after") }
+        s.offer(row(4, [1, 2, 3]))
+        s.offer(row(5, [4, 5, 6]))  // six sensors' newest points do not fit in 3: the stream ends
+        guard case .end(.slowConsumer) = await s.next() else { throw TestFailure("the end") }
+    }
+
+    @Test("a device selection keeps its devices' points and its sensors only")
+    func selection() throws {
+        let s = Subscription(
+            id: 1, tenant: try #require(TenantID("acme")), principal: "p",
+            selection: .points(devices: ["d"], sensors: ["s2"], labels: nil), policy: .drop, maxQueuedPoints: 10,
+            expiresAt: nil, registeredAt: 0, devices: ["d"])
+        let rendered = RenderedRow(
+            id: 7,
+            content: .points([
+                "d": [PointFragment(sensor: 1, key: "s1", json: []), PointFragment(sensor: 2, key: "s2", json: [])],
+                "e": [PointFragment(sensor: 3, key: "s2", json: [])],
+            ]))
+        guard case (.row(_, _, let fragments?, _), let count)? = s.select(rendered) else { throw TestFailure("kept") }
+        #expect(count == 1 && fragments.map(\.sensor) == [2])
+        #expect(s.select(RenderedRow(id: 8, content: .alert([]))) == nil)
+    }
+
+    @Test("event ids and label selectors as clients send them")
+    func parameters() {
+        #expect(StreamParameters.eventID("42") == 42)
+        #expect(StreamParameters.eventID("9223372036854775807") == .max)
+        for bad in ["", "-1", "+1", "1.0", " 1", "9223372036854775808", "00000000000000000001", "١"] {
+            #expect(StreamParameters.eventID(bad) == nil, "\(bad)")
+        }
+        #expect(StreamParameters.label("line:3")! == ("line", "3"))
+        #expect(StreamParameters.label("a:b:c")! == ("a", "b:c"))
+        #expect(StreamParameters.label(":x") == nil && StreamParameters.label("x") == nil)
+    }
+}
