@@ -5,6 +5,9 @@
         time is after the start (arrival − point time: the writer stamps each point when
         it sends it); prints a JSON summary. Plain sockets and asyncio: the clients must
         cost little next to the service.
+    stream_clients.py drain BASE TENANT TOKEN DEVICES SECONDS
+        the same streams, read and counted (bytes, events) without parsing: the cheapest
+        client, for measuring what the streams cost the service.
     stream_clients.py idle BASE TENANT TOKEN STREAMS
         opens STREAMS idle streams (a sensor no point has), prints "open N" and holds them
         until stdin closes.
@@ -72,6 +75,27 @@ async def subscribe(base, tenant, token, devices, seconds):
                       "max_ms": delays[-1] / 1000 if delays else None}), flush=True)
 
 
+async def drain(base, tenant, token, devices, seconds):
+    """Like subscribe, reading and counting only (the cheapest client a stream can have)."""
+    url = urlparse(base)
+    received = [0, 0]
+
+    async def one(device):
+        reader, writer = await open_stream(url.hostname, url.port, f"/api/v1/tenants/{tenant}/devices/{device}/stream", token)
+        while True:
+            chunk = await reader.read(1 << 20)
+            if not chunk:
+                return
+            received[0] += len(chunk)
+            received[1] += chunk.count(b"event: points")
+
+    tasks = [asyncio.create_task(one(f"dev-{d:03d}")) for d in range(devices)]
+    await asyncio.sleep(seconds)
+    for task in tasks:
+        task.cancel()
+    print(json.dumps({"bytes": received[0], "events": received[1]}), flush=True)
+
+
 async def idle(base, tenant, token, streams):
     url = urlparse(base)
     held = []
@@ -116,6 +140,8 @@ if __name__ == "__main__":
     mode, base, tenant, token = sys.argv[1:5]
     if mode == "subscribe":
         asyncio.run(subscribe(base, tenant, token, int(sys.argv[5]), float(sys.argv[6])))
+    elif mode == "drain":
+        asyncio.run(drain(base, tenant, token, int(sys.argv[5]), float(sys.argv[6])))
     elif mode == "idle":
         asyncio.run(idle(base, tenant, token, int(sys.argv[5])))
     else:

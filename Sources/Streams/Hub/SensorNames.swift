@@ -9,6 +9,14 @@ final class SensorNames: Sendable {
     struct Name: Sendable {
         var device: String
         var key: String
+        /// Its points' JSON up to the time (`PointFragment.prefix`).
+        var prefix: [UInt8]
+
+        init(device: String, key: String) {
+            self.device = device
+            self.key = key
+            self.prefix = PointFragment.prefix(device: device, key: key)
+        }
     }
 
     static let maxNames = 1_000_000

@@ -251,7 +251,7 @@ public final class StreamHub: Service, Sendable {
                 byDevice[name.device, default: []].append(
                     PointFragment(
                         sensor: point.sensor, key: name.key,
-                        json: PointFragment.render(device: name.device, key: name.key, time: point.time, value: point.value)))
+                        json: PointFragment.render(prefix: name.prefix, time: point.time, value: point.value)))
             }
             return RenderedRow(id: row.id, content: .points(byDevice))
         }

@@ -11,24 +11,38 @@ struct PointFragment: Sendable {
     var key: String
     var json: [UInt8]
 
-    static func render(device: String, key: String, time: Int64, value: MetricValue) -> [UInt8] {
-        var w = JSONWriter(capacity: 96)
+    /// What every point of one sensor starts with, `{"device":…,"sensor":…,"time":"`:
+    /// written once per sensor (`SensorNames` keeps it).
+    static func prefix(device: String, key: String) -> [UInt8] {
+        var w = JSONWriter(capacity: 64)
         w.beginObject()
         w.key("device")
         w.string(device)
         w.key("sensor")
         w.string(key)
         w.key("time")
-        w.string(RFC3339.format(unixMicros: time))
-        w.key("value")
+        return w.bytes + Array("\"".utf8)
+    }
+
+    static func render(prefix: [UInt8], time: Int64, value: MetricValue) -> [UInt8] {
+        var bytes = prefix
+        bytes.reserveCapacity(prefix.count + 48)
+        bytes.append(contentsOf: RFC3339.format(unixMicros: time).utf8)
+        bytes.append(contentsOf: "\",\"value\":".utf8)
         switch value {
-        case .number(let v): w.number(v)
-        case .integer(let v): w.integer(v)
-        case .boolean(let v): w.bool(v)
-        case .string(let v): w.string(v)
+        case .number(let v):
+            var w = JSONWriter(capacity: 24)
+            w.number(v)
+            bytes.append(contentsOf: w.bytes)
+        case .integer(let v): bytes.append(contentsOf: String(v).utf8)
+        case .boolean(let v): bytes.append(contentsOf: (v ? "true" : "false").utf8)
+        case .string(let v):
+            var w = JSONWriter(capacity: v.utf8.count + 2)
+            w.string(v)
+            bytes.append(contentsOf: w.bytes)
         }
-        w.endObject()
-        return w.bytes
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 }
 
