@@ -130,6 +130,11 @@ public final class StreamSession: Sendable {
                 if case .event = output { StreamMetrics.sent(kind) }
                 return output
             case .replay(let after, let through, let checkGap):
+                // An ended stream (shutdown, expiry) says so now, not after its replay.
+                if subscription.hasEnded {
+                    state.withLock { $0.replay = nil }
+                    continue
+                }
                 try await readReplay(after: after, through: through, checkGap: checkGap)
             case .wait:
                 switch await subscription.next() {

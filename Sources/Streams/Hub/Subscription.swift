@@ -172,6 +172,8 @@ final class Subscription: Sendable {
         return true
     }
 
+    var hasEnded: Bool { state.withLock { $0.ended != nil } }
+
     /// Ends the stream (its final event says why); later rows are ignored.
     func end(_ reason: StreamEnd) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
