@@ -177,7 +177,7 @@ public struct MillwrightApplication: Sendable {
             server: .guarded(
                 limits: connectionLimits, counter: connectionCounter,
                 webSocket: .init(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: configuration.streams.keepAlive)),
-                shouldUpgrade: { head in await webSockets.shouldUpgrade(head) }),
+                shouldUpgrade: { head, refusal in await webSockets.shouldUpgrade(head, refusal: refusal) }),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             // Shut down in reverse: the server finishes its requests, then the writer
             // flushes what it accepted, then devices' last_seen_at, then the pools close.

@@ -244,13 +244,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// 503 with `Retry-After`, then the connection closes.
     private func refuse(_ refusal: ConnectionCounter.Admission, context: ChannelHandlerContext) {
         refusing = nil  // once
-        let detail =
-            refusal == .clientFull
-            ? "this client has as many connections open as one client may; reuse them, or retry shortly"
-            : "the server has as many connections open as it allows; retry shortly"
         let body =
             #"{"type":"https://millwright.dev/problems/too-many-connections","title":"Service Unavailable","status":503,"code":"too_many_connections","detail":""#
-            + detail + #""}"#
+            + Problem.tooManyConnections(refusal).detail + #""}"#
         var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)
         let head = HTTPResponse(

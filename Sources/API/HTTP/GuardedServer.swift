@@ -28,10 +28,12 @@ struct GuardedChannel<Inner: ServerChildChannel>: ServerChildChannel {
 extension HTTPServerBuilder {
     typealias WebSocketUpgrade = ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
 
-    /// HTTP/1.1 and WebSocket, within `limits`.
+    /// HTTP/1.1 and WebSocket, within `limits`. `shouldUpgrade` learns whether the
+    /// connection is past the limits: the upgrade pipeline cannot answer the 503 that
+    /// `ConnectionGuard` gives HTTP requests (a refused upgrade is an empty 400).
     static func guarded(
         limits: ConnectionLimits, counter: ConnectionCounter, webSocket: WebSocketServerConfiguration,
-        shouldUpgrade: @escaping @Sendable (HTTPRequest) async -> WebSocketUpgrade
+        shouldUpgrade: @escaping @Sendable (HTTPRequest, ConnectionCounter.Admission?) async -> WebSocketUpgrade
     ) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
             GuardedChannel(
@@ -40,9 +42,13 @@ extension HTTPServerBuilder {
                     configuration: .init(
                         http1: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits)]), ws: webSocket),
                     shouldUpgrade: { head, channel, _ in
-                        let result = await shouldUpgrade(head)
-                        if case .upgrade = result {
-                            // Its head is read: the first-head timer stops.
+                        let refusal = try? await channel.eventLoop.submit {
+                            try channel.pipeline.syncOperations.handler(type: ConnectionAdmission.self).refusal
+                        }.get()
+                        let result = await shouldUpgrade(head, refusal)
+                        if case .upgrade = result, refusal == nil {
+                            // Its head is read: the first-head timer stops. (A refused
+                            // connection keeps it: it is closed within its two seconds.)
                             channel.eventLoop.execute {
                                 (try? channel.pipeline.syncOperations.handler(type: ConnectionAdmission.self))?.upgraded()
                             }

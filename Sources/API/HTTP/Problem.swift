@@ -125,6 +125,16 @@ extension Problem {
             headers: headers)
     }
 
+    /// A connection past `ConnectionLimits` (503 on HTTP, close code 4503 on WebSocket).
+    static func tooManyConnections(_ refusal: ConnectionCounter.Admission) -> Problem {
+        Problem(
+            .serviceUnavailable, code: "too_many_connections",
+            detail: refusal == .clientFull
+                ? "this client has as many connections open as one client may; reuse them, or retry shortly"
+                : "the server has as many connections open as it allows; retry shortly",
+            headers: [.retryAfter: "1"])
+    }
+
     static func internalError() -> Problem {
         Problem(.internalServerError, code: "internal_error", detail: "an unexpected error occurred; it has been logged")
     }

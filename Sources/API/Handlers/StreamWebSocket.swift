@@ -28,12 +28,16 @@ struct StreamWebSocket: Sendable {
 
     typealias Upgrade = ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
 
-    func shouldUpgrade(_ head: HTTPRequest) async -> Upgrade {
+    /// `refusal`: the connection is past the connection limits; it is refused before
+    /// anything else is checked.
+    func shouldUpgrade(_ head: HTTPRequest, refusal: ConnectionCounter.Admission?) async -> Upgrade {
         guard head.method == .get, let target = head.path else { return .dontUpgrade }
         let uri = URI(target)
         guard case .found(let route, let parameters) = routes.resolve(method: .get, path: uri.path),
             case .stream = route.body
         else { return .dontUpgrade }
+        let requestID = RequestIdentity.id(from: head.headerFields[.requestID])
+        if let refusal { return refused(Problem.tooManyConnections(refusal), route: route.template, requestID: requestID) }
         var query: [String: [String]] = [:]
         for (name, value) in uri.queryParameters { query[String(name), default: []].append(String(value)) }
         let asked = StreamHandlers.Asked(
@@ -46,18 +50,8 @@ struct StreamWebSocket: Sendable {
             // A failed upgrade can only answer an empty 400, and browsers show WebSocket
             // clients no HTTP status anyway: the refusal is the first and last message.
             let state = RequestState(
-                requestID: RequestIdentity.id(from: head.headerFields[.requestID]), principal: nil,
-                parameters: parameters, route: route.template, logger: logger)
-            let problem = ErrorMapping.problem(for: error, state: state)
-            logger.info(
-                "websocket stream refused",
-                metadata: ["route": "\(route.template)", "status": "\(problem.status.code)", "code": "\(problem.code)"])
-            return .upgrade([:]) { _, outbound, _ in
-                var writer = JSONWriter()
-                problem.write(to: &writer, requestID: state.requestID)
-                try await outbound.write(.text(Self.message(type: "error", id: nil, data: writer.bytes)))
-                try await outbound.close(.unknown(UInt16(4000 + Int(problem.status.code))), reason: problem.code)
-            }
+                requestID: requestID, principal: nil, parameters: parameters, route: route.template, logger: logger)
+            return refused(ErrorMapping.problem(for: error, state: state), route: route.template, requestID: requestID)
         }
         let (session, principal) = opened
         logger.info(
@@ -93,6 +87,20 @@ struct StreamWebSocket: Sendable {
                 session.shutDown()
             }
             logger.info("websocket stream closed", metadata: ["route": "\(route.template)", "tenant": "\(asked.tenant)"])
+        }
+    }
+
+    /// Upgrades to say why the stream is refused: one `error` message, then close code
+    /// 4000 + the problem's status.
+    private func refused(_ problem: Problem, route: String, requestID: String) -> Upgrade {
+        logger.info(
+            "websocket stream refused",
+            metadata: ["route": "\(route)", "status": "\(problem.status.code)", "code": "\(problem.code)"])
+        return .upgrade([:]) { _, outbound, _ in
+            var writer = JSONWriter()
+            problem.write(to: &writer, requestID: requestID)
+            try await outbound.write(.text(Self.message(type: "error", id: nil, data: writer.bytes)))
+            try await outbound.close(.unknown(UInt16(4000 + Int(problem.status.code))), reason: problem.code)
         }
     }
 

@@ -280,6 +280,22 @@ struct ConnectionLimitTests {
         #expect(answer.contains("too_many_connections"))
         extra.close()
 
+        // Nor does a WebSocket stream pass the limit: refused before its credential is
+        // read (with none, an admitted connection would be refused 4401), with the
+        // problem as its one message and close code 4503.
+        let upgrade = try RawConnection(port: service.port)
+        try upgrade.send(
+            "GET /api/v1/tenants/\(UUID().uuidString.lowercased())/alerts/stream HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\n"
+                + "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        let bytes = upgrade.receiveBytes(within: .seconds(2))
+        let upgraded = String(decoding: bytes, as: UTF8.self)
+        #expect(upgraded.hasPrefix("HTTP/1.1 101"), "\(upgraded)")
+        #expect(upgraded.contains(#""code":"too_many_connections""#), "\(upgraded)")
+        // The close frame: FIN and opcode 8, its length, then code 4503 (0x1197) big-endian.
+        let close = bytes.indices.dropLast(3).contains { bytes[$0] == 0x88 && bytes[$0 + 2] == 0x11 && bytes[$0 + 3] == 0x97 }
+        #expect(close, "\(bytes.suffix(40))")
+        upgrade.close()
+
         // At most 64 refused connections wait for their answer; the next are closed at
         // once, so that refusals cannot use up the process's descriptors.
         // (Which connections wait is read from the metrics endpoint, not guessed from time.

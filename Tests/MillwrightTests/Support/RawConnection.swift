@@ -58,6 +58,10 @@ final class RawConnection {
 
     /// What the peer sends within `timeout`, as text.
     func receive(within timeout: Duration) -> String {
+        String(decoding: receiveBytes(within: timeout), as: UTF8.self)
+    }
+
+    func receiveBytes(within timeout: Duration) -> [UInt8] {
         let deadline = ContinuousClock.now + timeout
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -68,7 +72,7 @@ final class RawConnection {
             if count <= 0 { break }
             received += buffer[0..<count]
         }
-        return String(decoding: received, as: UTF8.self)
+        return received
     }
 
     func close() { _ = Glibc.close(fd) }
