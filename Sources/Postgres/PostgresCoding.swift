@@ -93,20 +93,29 @@ public struct PostgresBytes: PostgresEncodable, PostgresDecodable, Equatable {
 
     public init(postgresText text: String) throws(PostgresError) {
         var text = text
-        let bytes = text.withUTF8 { utf8 -> [UInt8]? in
-            guard utf8.count >= 2, utf8.count % 2 == 0, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x") else {
-                return nil
-            }
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(utf8.count / 2 - 1)
-            for at in stride(from: 2, to: utf8.count, by: 2) {
-                guard let high = hexValue(utf8[at]), let low = hexValue(utf8[at + 1]) else { return nil }
-                bytes.append(high << 4 | low)
-            }
-            return bytes
-        }
-        guard let bytes else { throw .decoding(text, as: "bytea") }
+        guard let bytes = text.withUTF8({ Self.decodeHex($0) }) else { throw .decoding(text, as: "bytea") }
         self.bytes = bytes
+    }
+
+    /// bytea's hex text (`\x…`) decoded; nil when it is not that.
+    static func decodeHex(_ utf8: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        guard utf8.count >= 2, utf8.count % 2 == 0, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x") else {
+            return nil
+        }
+        let count = utf8.count / 2 - 1
+        var valid = true
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for index in 0..<count {
+                guard let high = hexValue(utf8[2 + 2 * index]), let low = hexValue(utf8[3 + 2 * index]) else {
+                    valid = false
+                    initialized = index
+                    return
+                }
+                buffer[index] = high << 4 | low
+            }
+            initialized = count
+        }
+        return valid ? bytes : nil
     }
 }
 

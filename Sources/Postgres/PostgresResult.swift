@@ -33,6 +33,14 @@ public final class PostgresResult {
     func text(row: Int, column: Int) -> String {
         String(cString: PQgetvalue(handle, Int32(row), Int32(column)))
     }
+
+    /// The value's text as libpq holds it, without making a `String` of it.
+    func withText<R>(row: Int, column: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let length = Int(PQgetlength(handle, Int32(row), Int32(column)))
+        return PQgetvalue(handle, Int32(row), Int32(column)).withMemoryRebound(to: UInt8.self, capacity: length) {
+            body(UnsafeBufferPointer(start: $0, count: length))
+        }
+    }
 }
 
 /// One row of a `PostgresResult`.
@@ -58,5 +66,18 @@ public struct PostgresRow {
         }
         if result.isNull(row: index, column: column) { return nil }
         return try T(postgresText: result.text(row: index, column: column))
+    }
+
+    /// Column `column` as bytea's bytes, or nil when it is NULL: decoded straight from
+    /// libpq's buffer (large payloads skip the `String` that `decode` makes first).
+    public func bytes(_ column: Int) throws(PostgresError) -> [UInt8]? {
+        guard column < result.columnCount else {
+            throw PostgresError(code: .unexpectedResult, message: "no column \(column)")
+        }
+        if result.isNull(row: index, column: column) { return nil }
+        guard let bytes = result.withText(row: index, column: column, { PostgresBytes.decodeHex($0) }) else {
+            throw PostgresError(code: .decoding, message: "column \(column) is not bytea")
+        }
+        return bytes
     }
 }

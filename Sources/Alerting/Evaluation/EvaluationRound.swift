@@ -76,9 +76,7 @@ struct EvaluationRound {
                 for (id, time) in zip(ids, newest) { entry.newest[id] = max(entry.newest[id] ?? .min, time) }
                 entry.oldest = min(entry.oldest, try row.decode(3))
                 entry.attempts = max(entry.attempts, try row.decode(5))
-                if let packed = try row.decode(6, as: PostgresBytes?.self), entry.points != nil,
-                    let points = CommittedPoints.unpack(packed.bytes)
-                {
+                if let packed = try row.bytes(6), entry.points != nil, let points = CommittedPoints.unpack(packed) {
                     for point in points { entry.points?[point.sensor, default: []].append(point) }
                 } else {
                     entry.points = nil

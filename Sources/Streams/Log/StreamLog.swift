@@ -118,7 +118,7 @@ enum StreamLog {
                 let kind = StreamEvent.Kind(rawValue: try row.decode(2, as: String.self))
             else { return nil }
             return StreamEvent(
-                id: try row.decode(0), tenant: tenant, kind: kind, payload: try row.decode(3, as: PostgresBytes?.self)?.bytes)
+                id: try row.decode(0), tenant: tenant, kind: kind, payload: try row.bytes(3))
         }
     }
 }
