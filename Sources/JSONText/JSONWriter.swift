@@ -58,12 +58,8 @@ public struct JSONWriter {
 
     public mutating func number(_ value: Double?) {
         separate()
-        if let value, value.isFinite {
-            if value == value.rounded(), abs(value) < 1e15 {
-                appendLiteral(String(Int64(value)))
-            } else {
-                appendLiteral("\(value)")
-            }
+        if let value {
+            Self.appendNumber(value, to: &bytes)
         } else {
             appendLiteral("null")
         }
@@ -108,6 +104,25 @@ public struct JSONWriter {
     }
 
     private mutating func appendQuoted(_ text: String) {
+        Self.appendString(text, to: &bytes)
+    }
+
+    /// `value` as `number(_:)` writes it (whole numbers below 1e15 without a fraction,
+    /// `null` when not finite), appended to `bytes`.
+    public static func appendNumber(_ value: Double, to bytes: inout [UInt8]) {
+        guard value.isFinite else {
+            bytes.append(contentsOf: "null".utf8)
+            return
+        }
+        if value == value.rounded(), abs(value) < 1e15 {
+            bytes.append(contentsOf: String(Int64(value)).utf8)
+        } else {
+            bytes.append(contentsOf: value.description.utf8)
+        }
+    }
+
+    /// `text` as a quoted JSON string, appended to `bytes`.
+    public static func appendString(_ text: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         // Most text needs no escape: copied whole.
         if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {

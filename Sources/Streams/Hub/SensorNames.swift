@@ -6,16 +6,16 @@ import Tenancy
 /// ids only). A sensor id names one sensor for ever, so a name once read stays true;
 /// a sensor deleted since has none. Bounded: forgets everything past a million names.
 final class SensorNames: Sendable {
-    struct Name: Sendable {
-        var device: String
-        var key: String
-        /// Its points' JSON up to the time (`PointFragment.prefix`).
-        var prefix: [UInt8]
+    final class Name: Sendable {
+        let device: String
+        let key: String
+        /// Its points' JSON up to the time (`DevicePoints.prefix`).
+        let prefix: [UInt8]
 
         init(device: String, key: String) {
             self.device = device
             self.key = key
-            self.prefix = PointFragment.prefix(device: device, key: key)
+            self.prefix = DevicePoints.prefix(device: device, key: key)
         }
     }
 
@@ -27,13 +27,15 @@ final class SensorNames: Sendable {
         self.pool = pool
     }
 
-    /// The names of `sensors` of `tenant` that exist.
-    func names(_ sensors: Set<Int64>, tenant: TenantID) async throws -> [Int64: Name] {
-        var found: [Int64: Name] = [:]
-        var missing: [Int64] = []
-        known.withLock { known in
-            for sensor in sensors {
-                if let name = known[sensor] { found[sensor] = name } else { missing.append(sensor) }
+    /// The name of each of `sensors` of `tenant`, in order: nil for a sensor that does
+    /// not exist (deleted since). One dictionary lookup a point when all are known.
+    func names(of sensors: [Int64], tenant: TenantID) async throws -> [Name?] {
+        var missing: Set<Int64> = []
+        var found = known.withLock { known in
+            sensors.map { sensor in
+                let name = known[sensor]
+                if name == nil { missing.insert(sensor) }
+                return name
             }
         }
         guard !missing.isEmpty else { return found }
@@ -50,11 +52,14 @@ final class SensorNames: Sendable {
                 (try row.decode(0, as: Int64.self), Name(device: try row.decode(1), key: try row.decode(2)))
             }
         }
+        let byID = Dictionary(read, uniquingKeysWith: { first, _ in first })
         known.withLock { known in
-            if known.count + read.count > Self.maxNames { known = [:] }
-            for (sensor, name) in read { known[sensor] = name }
+            if known.count + byID.count > Self.maxNames { known = [:] }
+            known.merge(byID) { _, new in new }
         }
-        for (sensor, name) in read { found[sensor] = name }
+        for index in found.indices where found[index] == nil {
+            found[index] = byID[sensors[index]]
+        }
         return found
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import InputParsing
 import Logging
 import MetricRouter
 import Metrics
@@ -47,6 +48,8 @@ public final class StreamHub: Service, Sendable {
         var nextID: UInt64 = 0
         var byTenant: [TenantID: [UInt64: Subscription]] = [:]
         var perPrincipal: [String: Int] = [:]
+        /// Open streams by kind (`StreamSelection.kind`), for the gauge.
+        var byKind: [String: Int] = [:]
         var startWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -71,7 +74,9 @@ public final class StreamHub: Service, Sendable {
         devices: Set<String>?
     ) async throws -> Subscription {
         await waitUntilStarted()
-        let subscription = try state.withLock { state throws(Refusal) -> Subscription in
+        let kind = selection.kind
+        // The gauge is set under the lock, so that two changes cannot record out of order.
+        return try state.withLock { state throws(Refusal) -> Subscription in
             if state.closed { throw .shuttingDown }
             let inTenant = state.byTenant[tenant]?.count ?? 0
             if inTenant >= configuration.maxStreamsPerTenant { throw .tenantLimit(configuration.maxStreamsPerTenant) }
@@ -85,21 +90,22 @@ public final class StreamHub: Service, Sendable {
                 devices: devices)
             state.byTenant[tenant, default: [:]][subscription.id] = subscription
             state.perPrincipal[principal, default: 0] += 1
+            state.byKind[kind, default: 0] += 1
+            StreamMetrics.open(kind, state.byKind[kind, default: 0])
             return subscription
         }
-        StreamMetrics.opened(selection.kind)
-        return subscription
     }
 
     func unregister(_ subscription: Subscription) {
-        let removed = state.withLock { state -> Bool in
-            guard state.byTenant[subscription.tenant]?.removeValue(forKey: subscription.id) != nil else { return false }
+        let kind = subscription.selection.kind
+        state.withLock { state in
+            guard state.byTenant[subscription.tenant]?.removeValue(forKey: subscription.id) != nil else { return }
             if state.byTenant[subscription.tenant]?.isEmpty == true { state.byTenant[subscription.tenant] = nil }
             state.perPrincipal[subscription.principal, default: 1] -= 1
             if state.perPrincipal[subscription.principal] == 0 { state.perPrincipal[subscription.principal] = nil }
-            return true
+            state.byKind[kind, default: 1] -= 1
+            StreamMetrics.open(kind, state.byKind[kind, default: 0])
         }
-        if removed { StreamMetrics.closed(subscription.selection.kind) }
     }
 
     /// Streams open on this replica.
@@ -237,22 +243,35 @@ public final class StreamHub: Service, Sendable {
                 logger.error("a stream log row holds no whole points", metadata: ["id": "\(row.id)"])
                 return RenderedRow(id: row.id, content: .unreadable)
             }
-            let named: [Int64: SensorNames.Name]
+            let named: [SensorNames.Name?]
             do {
-                named = try await names.names(Set(points.map(\.sensor)), tenant: row.tenant)
+                named = try await names.names(of: points.map(\.sensor), tenant: row.tenant)
             } catch {
                 logger.warning("sensor names unreadable", metadata: ["error": "\(String(reflecting: error))"])
-                named = [:]
+                named = []
             }
-            var byDevice: [String: [PointFragment]] = [:]
-            for point in points {
+            // A write's points come device by device, and a line's share one time: each
+            // run of one device is rendered into one buffer, each time formatted once.
+            var byDevice: [String: DevicePoints] = [:]
+            var run = DevicePoints()
+            var runDevice: String?
+            var lastTime: Int64?
+            var time: [UInt8] = []
+            for (point, name) in zip(points, named) {
                 // A sensor deleted since has no name: its point is not streamed.
-                guard let name = named[point.sensor] else { continue }
-                byDevice[name.device, default: []].append(
-                    PointFragment(
-                        sensor: point.sensor, key: name.key,
-                        json: PointFragment.render(prefix: name.prefix, time: point.time, value: point.value)))
+                guard let name else { continue }
+                if name.device != runDevice {
+                    if let runDevice { byDevice[runDevice, default: DevicePoints()].append(contentsOf: run) }
+                    runDevice = name.device
+                    run = DevicePoints()
+                }
+                if point.time != lastTime {
+                    lastTime = point.time
+                    time = Array(RFC3339.format(unixMicros: point.time).utf8)
+                }
+                run.append(sensor: point.sensor, key: name.key, prefix: name.prefix, time: time, value: point.value)
             }
+            if let runDevice { byDevice[runDevice, default: DevicePoints()].append(contentsOf: run) }
             return RenderedRow(id: row.id, content: .points(byDevice))
         }
     }

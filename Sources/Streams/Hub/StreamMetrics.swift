@@ -1,16 +1,12 @@
 import Metrics
-import Synchronization
 
 /// The streams' Prometheus series: `millwright_streams_open` by kind,
 /// `millwright_stream_events_sent_total` by kind, `millwright_stream_events_dropped_total`
 /// by reason (`slow_consumer`, `coalesced`), `millwright_stream_replay_events`.
 enum StreamMetrics {
-    static func opened(_ kind: String) {
-        Gauge(label: "millwright_streams_open", dimensions: [("kind", kind)]).record(open(kind, by: 1))
-    }
-
-    static func closed(_ kind: String) {
-        Gauge(label: "millwright_streams_open", dimensions: [("kind", kind)]).record(open(kind, by: -1))
+    /// `open`: the hub's count of open streams of `kind`.
+    static func open(_ kind: String, _ open: Int) {
+        Gauge(label: "millwright_streams_open", dimensions: [("kind", kind)]).record(open)
     }
 
     static func sent(_ kind: String) {
@@ -24,20 +20,5 @@ enum StreamMetrics {
 
     static func replayed(_ count: Int) {
         Recorder(label: "millwright_stream_replay_events", aggregate: true).record(count)
-    }
-
-    private static let counts = OpenCounts()
-
-    private static func open(_ kind: String, by delta: Int) -> Int { counts.add(delta, kind) }
-}
-
-private final class OpenCounts: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
-
-    func add(_ delta: Int, _ kind: String) -> Int {
-        counts.withLock { counts in
-            counts[kind, default: 0] += delta
-            return counts[kind, default: 0]
-        }
     }
 }

@@ -3,13 +3,23 @@ import InputParsing
 import JSONText
 import MetricRouter
 
-/// One point of a log row as subscribers receive it, rendered once per row and
-/// shared by every subscriber it matches:
-/// `{"device":"press-1","sensor":"temp","time":"2026-12-03T08:00:00.000000Z","value":21.5}`.
-struct PointFragment: Sendable {
-    var sensor: Int64
-    var key: String
-    var json: [UInt8]
+/// One device's points of one log row as subscribers receive them, rendered once per
+/// row and shared by every stream that selects the device: the points' JSON objects
+/// joined by commas,
+/// `{"device":"press-1","sensor":"temp","time":"2026-12-03T08:00:00.000000Z","value":21.5},…`,
+/// and where each one ends (for streams that keep some sensors, and for coalescing).
+struct DevicePoints: Sendable {
+    struct Point: Sendable {
+        var sensor: Int64
+        var key: String
+        /// Where its JSON ends in `json`.
+        var end: Int
+    }
+
+    private(set) var json: [UInt8] = []
+    private(set) var points: [Point] = []
+
+    var count: Int { points.count }
 
     /// What every point of one sensor starts with, `{"device":…,"sensor":…,"time":"`:
     /// written once per sensor (`SensorNames` keeps it).
@@ -24,32 +34,61 @@ struct PointFragment: Sendable {
         return w.bytes + Array("\"".utf8)
     }
 
-    static func render(prefix: [UInt8], time: Int64, value: MetricValue) -> [UInt8] {
-        var bytes = prefix
-        bytes.reserveCapacity(prefix.count + 48)
-        bytes.append(contentsOf: RFC3339.format(unixMicros: time).utf8)
-        bytes.append(contentsOf: "\",\"value\":".utf8)
+    /// Appends one point: `prefix` (the sensor's), `time` (RFC 3339) and the value.
+    mutating func append(sensor: Int64, key: String, prefix: [UInt8], time: [UInt8], value: MetricValue) {
+        if !json.isEmpty { json.append(UInt8(ascii: ",")) }
+        json.append(contentsOf: prefix)
+        json.append(contentsOf: time)
+        json.append(contentsOf: "\",\"value\":".utf8)
         switch value {
-        case .number(let v):
-            var w = JSONWriter(capacity: 24)
-            w.number(v)
-            bytes.append(contentsOf: w.bytes)
-        case .integer(let v): bytes.append(contentsOf: String(v).utf8)
-        case .boolean(let v): bytes.append(contentsOf: (v ? "true" : "false").utf8)
-        case .string(let v):
-            var w = JSONWriter(capacity: v.utf8.count + 2)
-            w.string(v)
-            bytes.append(contentsOf: w.bytes)
+        case .number(let v): JSONWriter.appendNumber(v, to: &json)
+        case .integer(let v): json.append(contentsOf: String(v).utf8)
+        case .boolean(let v): json.append(contentsOf: (v ? "true" : "false").utf8)
+        case .string(let v): JSONWriter.appendString(v, to: &json)
         }
-        bytes.append(UInt8(ascii: "}"))
-        return bytes
+        json.append(UInt8(ascii: "}"))
+        points.append(Point(sensor: sensor, key: key, end: json.count))
+    }
+
+    /// Appends a point already rendered (its JSON object).
+    mutating func append(sensor: Int64, key: String, json object: ArraySlice<UInt8>) {
+        if !json.isEmpty { json.append(UInt8(ascii: ",")) }
+        json.append(contentsOf: object)
+        points.append(Point(sensor: sensor, key: key, end: json.count))
+    }
+
+    /// Appends every point of `other`.
+    mutating func append(contentsOf other: DevicePoints) {
+        guard !other.points.isEmpty else { return }
+        if json.isEmpty {
+            self = other
+            return
+        }
+        json.append(UInt8(ascii: ","))
+        let offset = json.count
+        json.append(contentsOf: other.json)
+        points.append(contentsOf: other.points.map { Point(sensor: $0.sensor, key: $0.key, end: $0.end + offset) })
+    }
+
+    /// Point `index`'s JSON object.
+    func object(_ index: Int) -> ArraySlice<UInt8> {
+        json[(index == 0 ? 0 : points[index - 1].end + 1)..<points[index].end]
+    }
+
+    /// The points of these sensor keys (nil: none is).
+    func keeping(_ keys: Set<String>) -> DevicePoints? {
+        var kept = DevicePoints()
+        for (index, point) in points.enumerated() where keys.contains(point.key) {
+            kept.append(sensor: point.sensor, key: point.key, json: object(index))
+        }
+        return kept.points.isEmpty ? nil : kept
     }
 }
 
 /// A log row made ready for subscribers: its points by device, or an alert's JSON.
 struct RenderedRow: Sendable {
     enum Content: Sendable {
-        case points([String: [PointFragment]])
+        case points([String: DevicePoints])
         case alert([UInt8])
         /// A row whose payload could not be read (logged once by the hub).
         case unreadable
@@ -121,17 +160,19 @@ public enum StreamEnd: Sendable, Equatable {
 }
 
 enum StreamEvents {
-    static func points(_ fragments: [PointFragment], coalesced: Int = 0) -> [UInt8] {
+    static func points(_ devices: [DevicePoints], coalesced: Int = 0) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(fragments.reduce(32) { $0 + $1.json.count + 1 })
+        bytes.reserveCapacity(devices.reduce(32) { $0 + $1.json.count + 1 })
         if coalesced > 0 {
             bytes.append(contentsOf: "{\"coalesced\":\(coalesced),\"points\":[".utf8)
         } else {
             bytes.append(contentsOf: "{\"points\":[".utf8)
         }
-        for (index, fragment) in fragments.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(contentsOf: fragment.json)
+        var first = true
+        for device in devices where device.count > 0 {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: device.json)
+            first = false
         }
         bytes.append(contentsOf: "]}".utf8)
         return bytes

@@ -44,17 +44,11 @@ extension StreamHub {
     /// and returns it. From here on, `next()` gives every event after `resumeAfter` (or
     /// after now), replayed from the log first, then live, each once and in order.
     public func open(_ request: StreamRequest) async throws -> StreamSession {
-        try await StreamDirectory.admit(request.tenant, mayActWhenSuspended: request.mayActWhenSuspended, pool: pool)
-        var devices: Set<String>?
-        if case .points(let named, _, let labels) = request.selection {
-            if let named, let unknown = try await StreamDirectory.missing(named, in: request.tenant, pool: pool).min() {
-                throw StreamRefusal.unknownDevice(unknown)
-            }
-            devices = named
-            if let labels {
-                devices = try await StreamDirectory.devices(in: request.tenant, among: named, labelled: labels, pool: pool)
-            }
-        }
+        var named: Set<String>?
+        var labels: [String: String]?
+        if case .points(let devices, _, let labelled) = request.selection { (named, labels) = (devices, labelled) }
+        let devices = try await StreamDirectory.check(
+            request.tenant, mayActWhenSuspended: request.mayActWhenSuspended, devices: named, labels: labels, pool: pool)
         let subscription: Subscription
         do {
             subscription = try await register(
@@ -138,9 +132,9 @@ public final class StreamSession: Sendable {
                 try await readReplay(after: after, through: through, checkGap: checkGap)
             case .wait:
                 switch await subscription.next() {
-                case .item(.row(let id, let name, let fragments, let data), let coalesced):
+                case .item(.row(let id, let name, let points, _, let data), let coalesced):
                     let output = StreamOutput.event(
-                        id: id, name: name, data: fragments.map { StreamEvents.points($0, coalesced: coalesced) } ?? data ?? [])
+                        id: id, name: name, data: points.map { StreamEvents.points($0, coalesced: coalesced) } ?? data ?? [])
                     state.withLock { state in
                         if id > state.lastSent { state.pending.append(output) }
                     }
@@ -182,9 +176,9 @@ public final class StreamSession: Sendable {
         var outputs: [StreamOutput] = gap.map { [$0] } ?? []
         for row in rows {
             guard let (item, _) = subscription.select(await hub.render(row)),
-                case .row(let id, let name, let fragments, let data) = item
+                case .row(let id, let name, let points, _, let data) = item
             else { continue }
-            outputs.append(.event(id: id, name: name, data: fragments.map { StreamEvents.points($0) } ?? data ?? []))
+            outputs.append(.event(id: id, name: name, data: points.map { StreamEvents.points($0) } ?? data ?? []))
         }
         // A page with rows may be followed by more (a page is also cut short by its bytes).
         let next = rows.last.map(\.id).flatMap { $0 < through ? $0 : nil }

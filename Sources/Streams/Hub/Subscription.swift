@@ -34,7 +34,8 @@ public enum OverflowPolicy: String, Sendable {
 /// writes them to its socket at whatever pace the peer reads.
 final class Subscription: Sendable {
     enum Item: Sendable {
-        case row(id: Int64, name: String, fragments: [PointFragment]?, data: [UInt8]?)
+        /// Points (by device, `count` of them) or an alert's JSON.
+        case row(id: Int64, name: String, points: [DevicePoints]?, count: Int, data: [UInt8]?)
         /// Rows up to `through` were not offered (the stream registered while the hub
         /// was reading without its tenant): read them from the log.
         case catchUp(through: Int64)
@@ -96,21 +97,16 @@ final class Subscription: Sendable {
         var points = 0
         switch (row.content, selection) {
         case (.points(let byDevice), .points):
-            let sensors = self.sensors
             let devices = state.withLock { $0.devices }
-            var kept: [PointFragment] = []
-            if let devices {
-                for device in devices { kept += byDevice[device] ?? [] }
-            } else {
-                for fragments in byDevice.values { kept += fragments }
-            }
-            if let sensors { kept.removeAll { !sensors.contains($0.key) } }
-            guard !kept.isEmpty else { return nil }
-            points = kept.count
-            item = .row(id: row.id, name: "points", fragments: kept, data: nil)
+            var kept: [DevicePoints] =
+                devices.map { devices in devices.compactMap { byDevice[$0] } } ?? Array(byDevice.values)
+            if let sensors { kept = kept.compactMap { $0.keeping(sensors) } }
+            points = kept.reduce(0) { $0 + $1.count }
+            guard points > 0 else { return nil }
+            item = .row(id: row.id, name: "points", points: kept, count: points, data: nil)
         case (.alert(let json), .alerts):
             points = 1
-            item = .row(id: row.id, name: "alert", fragments: nil, data: json)
+            item = .row(id: row.id, name: "alert", points: nil, count: 1, data: json)
         default:
             return nil
         }
@@ -145,27 +141,35 @@ final class Subscription: Sendable {
     /// Replaces the queued point rows and `item` by one row with each sensor's newest
     /// point; false when even that does not fit.
     private func coalesce(_ state: inout State, adding item: Item) -> Bool {
-        var newest: [Int64: PointFragment] = [:]
+        var newest: [Int64: (key: String, json: ArraySlice<UInt8>)] = [:]
         var order: [Int64] = []
         var total = 0
         var newestID: Int64 = 0
         var kept: [Item] = []
         for queued in state.queue[state.head...] + [item] {
-            guard case .row(let id, "points", let fragments?, _) = queued else {
+            guard case .row(let id, "points", let devices?, _, _) = queued else {
                 kept.append(queued)
                 continue
             }
             newestID = max(newestID, id)
-            for fragment in fragments {
-                total += 1
-                if newest.updateValue(fragment, forKey: fragment.sensor) == nil { order.append(fragment.sensor) }
+            for device in devices {
+                for (index, point) in device.points.enumerated() {
+                    total += 1
+                    if newest.updateValue((point.key, device.object(index)), forKey: point.sensor) == nil {
+                        order.append(point.sensor)
+                    }
+                }
             }
         }
         guard newest.count <= maxQueuedPoints else { return false }
-        let merged = order.compactMap { newest[$0] }
+        var merged = DevicePoints()
+        for sensor in order {
+            guard let point = newest[sensor] else { continue }
+            merged.append(sensor: sensor, key: point.key, json: point.json)
+        }
         state.coalesced += total - merged.count
         StreamMetrics.dropped(total - merged.count, reason: "coalesced")
-        kept.append(.row(id: newestID, name: "points", fragments: merged, data: nil))
+        kept.append(.row(id: newestID, name: "points", points: [merged], count: merged.count, data: nil))
         state.queue = kept
         state.head = 0
         state.queuedPoints = merged.count
@@ -215,7 +219,7 @@ final class Subscription: Sendable {
                 if state.head < state.queue.count {
                     let item = state.queue[state.head]
                     state.head += 1
-                    if case .row(_, _, let fragments, _) = item { state.queuedPoints -= fragments?.count ?? 1 }
+                    if case .row(_, _, _, let count, _) = item { state.queuedPoints -= count }
                     if state.head == state.queue.count {
                         state.queue.removeAll(keepingCapacity: state.queue.count < 64)
                         state.head = 0

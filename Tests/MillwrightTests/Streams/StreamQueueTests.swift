@@ -36,20 +36,27 @@ struct StreamQueueTests {
             policy: policy, maxQueuedPoints: max, expiresAt: nil, registeredAt: 0, devices: nil)
     }
 
+    /// Points whose JSON is only the row's id (what the queue does is the test here).
+    private func points(_ id: Int64, _ sensors: [Int64], keys: [String]? = nil) -> DevicePoints {
+        var points = DevicePoints()
+        for (index, sensor) in sensors.enumerated() {
+            points.append(sensor: sensor, key: keys?[index] ?? "s\(sensor)", json: ArraySlice("\(id)".utf8))
+        }
+        return points
+    }
+
     private func row(_ id: Int64, _ sensors: [Int64]) -> RenderedRow {
-        RenderedRow(
-            id: id,
-            content: .points(["d": sensors.map { PointFragment(sensor: $0, key: "s\($0)", json: Array("\(id)".utf8)) }]))
+        RenderedRow(id: id, content: .points(["d": points(id, sensors)]))
     }
 
     @Test("a drop stream takes one row of any size, then ends with the number of events it dropped")
     func drop() async throws {
         let s = try subscription(policy: .drop)
         s.offer(row(1, [1, 2, 3, 4, 5]))  // larger than the bound, into an empty queue: taken
-        guard case .item(.row(1, _, let fragments?, _), _) = await s.next() else { throw TestFailure("row 1 first") }
-        #expect(fragments.count == 5)
+        guard case .item(.row(1, _, let devices?, let count, _), _) = await s.next() else { throw TestFailure("row 1 first") }
+        #expect(count == 5 && devices.map(\.count) == [5])
         s.offer(row(2, [1]))
-        guard case .item(.row(2, _, _, _), _) = await s.next() else { throw TestFailure("row 2 next") }
+        guard case .item(.row(2, _, _, _, _), _) = await s.next() else { throw TestFailure("row 2 next") }
         s.offer(row(3, [1, 2]))
         s.offer(row(4, [1, 2]))  // 4 queued > 3: the queue goes, the stream ends
         s.offer(row(5, [1]))  // ignored after the end
@@ -63,12 +70,13 @@ struct StreamQueueTests {
         s.offer(row(1, [1, 2]))
         s.offer(row(2, [1, 2]))  // 4 > 3: rows 1 and 2 become one row of sensors 1 and 2
         s.offer(row(3, [2]))
-        guard case .item(.row(let id, _, let fragments?, _), let coalesced) = await s.next() else {
+        guard case .item(.row(let id, _, let devices?, let count, _), let coalesced) = await s.next() else {
             throw TestFailure("a coalesced row")
         }
-        #expect(id == 2 && coalesced == 2)
-        #expect(fragments.map(\.sensor) == [1, 2] && fragments.map { String(decoding: $0.json, as: UTF8.self) } == ["2", "2"])
-        guard case .item(.row(3, _, _, _), 0) = await s.next() else { throw TestFailure("row 3 after") }
+        #expect(id == 2 && coalesced == 2 && count == 2)
+        #expect(devices.flatMap { $0.points.map(\.sensor) } == [1, 2])
+        #expect(devices.map { String(decoding: $0.json, as: UTF8.self) } == ["2,2"])
+        guard case .item(.row(3, _, _, _, _), 0) = await s.next() else { throw TestFailure("row 3 after") }
         s.offer(row(4, [1, 2, 3]))
         s.offer(row(5, [4, 5, 6]))  // six sensors' newest points do not fit in 3: the stream ends
         guard case .end(.slowConsumer) = await s.next() else { throw TestFailure("the end") }
@@ -82,13 +90,43 @@ struct StreamQueueTests {
             expiresAt: nil, registeredAt: 0, devices: ["d"])
         let rendered = RenderedRow(
             id: 7,
-            content: .points([
-                "d": [PointFragment(sensor: 1, key: "s1", json: []), PointFragment(sensor: 2, key: "s2", json: [])],
-                "e": [PointFragment(sensor: 3, key: "s2", json: [])],
-            ]))
-        guard case (.row(_, _, let fragments?, _), let count)? = s.select(rendered) else { throw TestFailure("kept") }
-        #expect(count == 1 && fragments.map(\.sensor) == [2])
+            content: .points(["d": points(7, [1, 2]), "e": points(7, [3], keys: ["s2"])]))
+        guard case (.row(_, _, let devices?, 1, _), let count)? = s.select(rendered) else { throw TestFailure("kept") }
+        #expect(count == 1 && devices.flatMap { $0.points.map(\.sensor) } == [2])
         #expect(s.select(RenderedRow(id: 8, content: .alert([]))) == nil)
+    }
+
+    @Test("points render once into one JSON array per device; selections and merges keep each point whole")
+    func rendering() throws {
+        let prefix = DevicePoints.prefix(device: "press \"1\"", key: "t")
+        var first = DevicePoints()
+        let time = Array("2026-12-03T08:00:00.000000Z".utf8)
+        first.append(sensor: 1, key: "t", prefix: prefix, time: time, value: .number(21.5))
+        first.append(sensor: 1, key: "t", prefix: prefix, time: time, value: .number(3))
+        var second = DevicePoints()
+        second.append(
+            sensor: 2, key: "u", prefix: DevicePoints.prefix(device: "press \"1\"", key: "u"), time: time, value: .string("a\nb"))
+        second.append(
+            sensor: 3, key: "v", prefix: DevicePoints.prefix(device: "press \"1\"", key: "v"), time: time, value: .boolean(false))
+        second.append(
+            sensor: 4, key: "w", prefix: DevicePoints.prefix(device: "press \"1\"", key: "w"), time: time, value: .integer(-7))
+        first.append(contentsOf: second)
+        let expected = [
+            #"{"device":"press \"1\"","sensor":"t","time":"2026-12-03T08:00:00.000000Z","value":21.5}"#,
+            #"{"device":"press \"1\"","sensor":"t","time":"2026-12-03T08:00:00.000000Z","value":3}"#,
+            #"{"device":"press \"1\"","sensor":"u","time":"2026-12-03T08:00:00.000000Z","value":"a\nb"}"#,
+            #"{"device":"press \"1\"","sensor":"v","time":"2026-12-03T08:00:00.000000Z","value":false}"#,
+            #"{"device":"press \"1\"","sensor":"w","time":"2026-12-03T08:00:00.000000Z","value":-7}"#,
+        ]
+        #expect((0..<first.count).map { String(decoding: first.object($0), as: UTF8.self) } == expected)
+        #expect(String(decoding: first.json, as: UTF8.self) == expected.joined(separator: ","))
+        let kept = try #require(first.keeping(["u", "w"]))
+        #expect(String(decoding: kept.json, as: UTF8.self) == expected[2] + "," + expected[4])
+        #expect(first.keeping(["x"]) == nil)
+        let event = String(decoding: StreamEvents.points([kept, DevicePoints(), kept], coalesced: 2), as: UTF8.self)
+        #expect(
+            event == #"{"coalesced":2,"points":["#
+                + ([expected[2], expected[4]] + [expected[2], expected[4]]).joined(separator: ",") + "]}")
     }
 
     @Test("event ids and label selectors as clients send them")
