@@ -30,6 +30,9 @@ public final class StreamHub: Service, Sendable {
         public var maxReplayEvents = 100_000
         /// Devices selected by label are looked up again this often.
         public var labelRefresh: Duration = .seconds(10)
+        /// Replay pages read and rendered at once on this replica (at most one per
+        /// tenant): `ReplaySlots`.
+        public var replayConcurrency = 2
 
         public init() {}
     }
@@ -57,6 +60,7 @@ public final class StreamHub: Service, Sendable {
     let pool: PostgresPool
     let logger: Logger
     let names: SensorNames
+    let replaySlots: ReplaySlots
     let state = Mutex(State())
 
     /// `pool` should be the hub's own (one connection waits for notifications).
@@ -65,6 +69,7 @@ public final class StreamHub: Service, Sendable {
         self.pool = pool
         self.logger = logger
         self.names = SensorNames(pool: pool)
+        self.replaySlots = ReplaySlots(capacity: configuration.replayConcurrency)
     }
 
     // MARK: Registering

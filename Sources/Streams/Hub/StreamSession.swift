@@ -152,8 +152,16 @@ public final class StreamSession: Sendable {
         }
     }
 
-    /// Reads one page of the replay into `pending`.
+    /// Reads one page of the replay into `pending`, holding one of the hub's replay slots.
     private func readReplay(after: Int64, through: Int64, checkGap: Bool) async throws {
+        try await hub.replaySlots.withSlot(subscription.tenant) {
+            // Ended while it waited: the end is said at once, nothing more is read.
+            guard !subscription.hasEnded else { return }
+            try await readReplayPage(after: after, through: through, checkGap: checkGap)
+        }
+    }
+
+    private func readReplayPage(after: Int64, through: Int64, checkGap: Bool) async throws {
         var after = after
         var gap: StreamOutput?
         let tenant = subscription.tenant

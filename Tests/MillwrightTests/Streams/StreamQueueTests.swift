@@ -1,6 +1,7 @@
 import InputParsing
 import MetricRouter
 import Postgres
+import Synchronization
 import Tenancy
 import Testing
 
@@ -127,6 +128,43 @@ struct StreamQueueTests {
         #expect(
             event == #"{"coalesced":2,"points":["#
                 + ([expected[2], expected[4]] + [expected[2], expected[4]]).joined(separator: ",") + "]}")
+    }
+
+    @Test("replay slots: at most the capacity at once, one per tenant, the longest waiter first among the others")
+    func replaySlots() async throws {
+        let slots = ReplaySlots(capacity: 2)
+        let a = try #require(TenantID("alpha"))
+        let b = try #require(TenantID("bravo"))
+        let c = try #require(TenantID("charlie"))
+        final class Order: Sendable { let names = Mutex<[String]>([]) }
+        let order = Order()
+        func waitFor(waiting: Int) async throws {
+            for _ in 0..<500 where slots.load.waiting != waiting { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(slots.load.waiting == waiting)
+        }
+        await slots.acquire(a)
+        // A second page of tenant a waits, though a slot is free.
+        let secondA = Task {
+            await slots.acquire(a)
+            order.names.withLock { $0.append("a") }
+        }
+        try await waitFor(waiting: 1)
+        await slots.acquire(b)  // another tenant takes the free slot at once
+        #expect(slots.load == (waiting: 1, running: 2))
+        let firstC = Task {
+            await slots.acquire(c)
+            order.names.withLock { $0.append("c") }
+        }
+        try await waitFor(waiting: 2)
+        slots.release(a)  // a's waiter came first and a now holds nothing: it goes
+        await secondA.value
+        #expect(order.names.withLock { $0 } == ["a"] && slots.load == (waiting: 1, running: 2))
+        slots.release(b)
+        await firstC.value
+        #expect(order.names.withLock { $0 } == ["a", "c"] && slots.load == (waiting: 0, running: 2))
+        slots.release(a)
+        slots.release(c)
+        #expect(slots.load == (waiting: 0, running: 0))
     }
 
     @Test("event ids and label selectors as clients send them")
