@@ -2,7 +2,7 @@
 # Benchmarks the live streams on this machine (database, service, writers and clients all
 # on it) and prints the figures BENCHMARKS.md quotes.
 #
-#   scripts/bench-streams.sh      (about 5 minutes after the release build)
+#   scripts/bench-streams.sh      (about 12 minutes after the release build; BENCH_ROUNDS=8 rounds)
 #
 # 1. Ingest with 0 and with 100 SSE subscribers, in the same run: wrk posting line
 #    protocol as fast as it can (5,000 points × 8 connections, 100 devices × 100
@@ -25,7 +25,7 @@ scripts/install-deps.sh
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk; }
 duration=${BENCH_DURATION:-15}
 lag_seconds=${BENCH_LAG_SECONDS:-60}
-rounds=${BENCH_ROUNDS:-4}
+rounds=${BENCH_ROUNDS:-8}
 source scripts/throwaway-services.sh
 service=$(bench_binary)
 throwaway_services millwright-bench-streams "${BENCH_DB_PORT:-31479}"
