@@ -29,7 +29,7 @@ lag_seconds=${BENCH_LAG_SECONDS:-60}
 
 source scripts/throwaway-services.sh
 service=$(bench_binary)
-throwaway_services millwright-bench-alerts "${BENCH_DB_PORT:-54377}"
+throwaway_services millwright-bench-alerts "${BENCH_DB_PORT:-31377}"
 export MILLWRIGHT_WEBHOOK_ALLOW_PRIVATE=true MILLWRIGHT_LOG_LEVEL=warning
 throwaway_service "$service" "${BENCH_PORT:-18097}"
 owner="postgresql://millwright_owner@127.0.0.1:$db_port/millwright"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 source scripts/throwaway-services.sh
 bin=$(bench_binary)
-throwaway_services millwright-bench-catalog "${BENCH_DB_PORT:-54355}"
+throwaway_services millwright-bench-catalog "${BENCH_DB_PORT:-31355}"
 throwaway_service "$bin" "${BENCH_PORT:-18097}"
 bench_machine "$bin"
 python3 bench/catalog_memory.py "$base" "$issuer" "$server_pid" "${1:-4}"

@@ -19,7 +19,7 @@ swift build -c release --product millwright >&2
 bin=$(swift build -c release --show-bin-path)
 
 source scripts/throwaway-services.sh
-throwaway_services millwright-bench-compressed "${BENCH_DB_PORT:-54383}"
+throwaway_services millwright-bench-compressed "${BENCH_DB_PORT:-31383}"
 owner="postgresql://millwright_owner@127.0.0.1:$db_port/millwright"
 psql_owner() { psql "$owner" -v ON_ERROR_STOP=1 -qtAX "$@"; }
 migrate() {  # MIGRATIONS_DIR

@@ -19,7 +19,7 @@ scripts/install-deps.sh
 one_run() {  # BINARY ROUND
     (
         source scripts/throwaway-services.sh
-        throwaway_services millwright-bench-ab "${BENCH_DB_PORT:-54353}"
+        throwaway_services millwright-bench-ab "${BENCH_DB_PORT:-31353}"
         throwaway_service "$1" "${BENCH_PORT:-18095}"
         admin=$(issuer_token "$issuer" platform-admin)
         writer=$(issuer_token "$issuer" metrics-writer bench)

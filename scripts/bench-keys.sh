@@ -15,7 +15,7 @@ done
 scripts/install-deps.sh
 source scripts/throwaway-services.sh
 bin=$(bench_binary)
-throwaway_services millwright-bench-keys "${BENCH_DB_PORT:-54351}"
+throwaway_services millwright-bench-keys "${BENCH_DB_PORT:-31351}"
 throwaway_service "$bin" "${BENCH_PORT:-18093}"
 token() { issuer_token "$issuer" "$@"; }
 admin=$(token platform-admin)

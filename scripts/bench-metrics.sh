@@ -28,7 +28,7 @@ bin=$(swift build -c release --show-bin-path)
 
 source scripts/throwaway-services.sh
 service=$(bench_binary)
-throwaway_services millwright-bench-metrics "${BENCH_DB_PORT:-54369}"
+throwaway_services millwright-bench-metrics "${BENCH_DB_PORT:-31369}"
 owner="postgresql://millwright_owner@127.0.0.1:$db_port/millwright"
 psql_owner() { psql "$owner" -v ON_ERROR_STOP=1 -qtAX "$@"; }
 throwaway_service "$service" "$port"

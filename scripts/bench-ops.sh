@@ -22,7 +22,7 @@ swift build -c release --product millwright >&2
 bin=$(swift build -c release --show-bin-path)
 
 source scripts/throwaway-services.sh
-throwaway_services millwright-bench-ops "${BENCH_DB_PORT:-54379}"
+throwaway_services millwright-bench-ops "${BENCH_DB_PORT:-31379}"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # A: as shipped (JSON at info, metrics on); B: logs at warning, metrics off.

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 source scripts/throwaway-services.sh
 bin=$(bench_binary)
-throwaway_services millwright-bench-reads "${BENCH_DB_PORT:-54352}"
+throwaway_services millwright-bench-reads "${BENCH_DB_PORT:-31352}"
 throwaway_service "$bin" "${BENCH_PORT:-18094}"
 bench_machine "$bin"
 python3 bench/read_bounds.py "$base" "$issuer" "$server_pid"

@@ -14,7 +14,7 @@ bin=$(bench_binary)
 limited=$(mktemp /tmp/millwright-limited.XXXXXX)
 printf '#!/bin/sh\nexec prlimit --nofile=1024:1024 %s "$@"\n' "$bin" >"$limited"
 chmod +x "$limited"
-throwaway_services millwright-bench-sockets "${BENCH_DB_PORT:-54354}"
+throwaway_services millwright-bench-sockets "${BENCH_DB_PORT:-31354}"
 throwaway_service "$limited" "${BENCH_PORT:-18096}"
 rm -f "$limited"
 bench_machine "$bin"

@@ -24,7 +24,7 @@ bin=$(swift build -c release --show-bin-path)
 
 source scripts/throwaway-services.sh
 service=$(bench_binary)
-throwaway_services millwright-bench "${BENCH_DB_PORT:-54359}"
+throwaway_services millwright-bench "${BENCH_DB_PORT:-31359}"
 throwaway_service "$service" "$port"
 
 token() { issuer_token "$issuer" "$@"; }

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 source scripts/throwaway-services.sh
-throwaway_services millwright-test "${MILLWRIGHT_TEST_DB_PORT:-54339}"
+throwaway_services millwright-test "${MILLWRIGHT_TEST_DB_PORT:-31339}"
 
 export MILLWRIGHT_TEST_DATABASE_URL="postgresql://millwright_app@127.0.0.1:$db_port/millwright"
 export MILLWRIGHT_TEST_OWNER_DATABASE_URL="postgresql://millwright_owner@127.0.0.1:$db_port/millwright"
