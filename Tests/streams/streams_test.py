@@ -244,7 +244,8 @@ try:
         check(message["data"]["points"][0]["value"] == 8 and int(message["id"]) > int(ws_last),
               f"WebSocket with a ticket, resumed: {message}")
     for name, path, code in [("without credential", f"{prefix}/devices/d1/stream", 4401),
-                             ("for an unknown device", f"{prefix}/devices/nope/stream?ticket={ticket()}", 4404)]:
+                             ("for an unknown device", f"{prefix}/devices/nope/stream?ticket={ticket()}", 4404),
+                             ("with a malformed tenant id", f"/api/v1/tenants/NOT..VALID/devices/d1/stream", 4404)]:
         with ws_connect(f"ws://127.0.0.1:{port_b}{path}") as ws:
             refusal = json.loads(ws.recv(timeout=5))
             try:

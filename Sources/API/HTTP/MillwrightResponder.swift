@@ -49,8 +49,7 @@ struct MillwrightResponder: HTTPResponder {
         case .notFound:
             throw Problem.notFound("no route for \(request.uri.path)")
         case .invalidIdentifier(let kind):
-            // Nothing can have that id, so nothing is looked up; the id is not echoed.
-            throw Problem.notFound("no \(kind.rawValue) has that id: \(kind.rawValue) ids match \(kind.pattern)")
+            throw Problem.invalidIdentifier(kind)
         case .methodNotAllowed(let allowed):
             var headers = HTTPFields()
             headers[.allow] = Set(allowed.map(\.rawValue) + (allowed.contains(.get) ? ["HEAD"] : [])).sorted().joined(

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import InputParsing
 import JSONText
 
 /// An error the client is meant to see, sent as `application/problem+json` (RFC 9457)
@@ -103,6 +104,12 @@ public struct Problem: Error, Sendable, Equatable {
 extension Problem {
     static func notFound(_ detail: String = "no such resource") -> Problem {
         Problem(.notFound, code: "not_found", detail: detail)
+    }
+
+    /// A path whose identifier nothing can have: nothing is looked up, and the id is not
+    /// echoed.
+    static func invalidIdentifier(_ kind: Identifier.Kind) -> Problem {
+        notFound("no \(kind.rawValue) has that id: \(kind.rawValue) ids match \(kind.pattern)")
     }
 
     static func forbidden(_ detail: String, code: String = "forbidden") -> Problem {

@@ -33,10 +33,14 @@ struct StreamWebSocket: Sendable {
     func shouldUpgrade(_ head: HTTPRequest, refusal: ConnectionCounter.Admission?) async -> Upgrade {
         guard head.method == .get, let target = head.path else { return .dontUpgrade }
         let uri = URI(target)
-        guard case .found(let route, let parameters) = routes.resolve(method: .get, path: uri.path),
-            case .stream = route.body
-        else { return .dontUpgrade }
         let requestID = RequestIdentity.id(from: head.headerFields[.requestID])
+        let resolved = routes.resolve(method: .get, path: uri.path)
+        // A stream path with an identifier nothing can have: refused as SSE would be (404),
+        // not with the empty 400 of a declined upgrade.
+        if case .invalidIdentifier(let kind) = resolved, uri.path.hasSuffix("/stream") {
+            return refused(Problem.invalidIdentifier(kind), route: "-", requestID: requestID)
+        }
+        guard case .found(let route, let parameters) = resolved, case .stream = route.body else { return .dontUpgrade }
         if let refusal { return refused(Problem.tooManyConnections(refusal), route: route.template, requestID: requestID) }
         var query: [String: [String]] = [:]
         for (name, value) in uri.queryParameters { query[String(name), default: []].append(String(value)) }
