@@ -34,29 +34,7 @@ export MILLWRIGHT_WEBHOOK_ALLOW_PRIVATE=true MILLWRIGHT_LOG_LEVEL=warning
 throwaway_service "$service" "${BENCH_PORT:-18097}"
 owner="postgresql://millwright_owner@127.0.0.1:$db_port/millwright"
 psql_owner() { psql "$owner" -v ON_ERROR_STOP=1 -qtAX "$@"; }
-# Each ingest run starts from a checkpoint and none starts during it: otherwise the
-# full-page writes after a checkpoint (every 30-60 s at these rates with the default
-# max_wal_size) make runs twice as fast or slow as their neighbours, rules or not.
-psql_super() { psql "postgresql://postgres@127.0.0.1:$db_port/millwright" -v ON_ERROR_STOP=1 -qtAX "$@"; }
-psql_super -c "ALTER SYSTEM SET max_wal_size = '32GB'" -c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
-    -c "SELECT pg_reload_conf()" >/dev/null
-engine=$(curl -sf "$base/readyz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["storage"])')
-bench_machine "$service"
-echo "== storage: $engine"
-
-admin=$(issuer_token "$issuer" platform-admin)
-tenant_admin=$(issuer_token "$issuer" tenant-admin bench)
-writer=$(issuer_token "$issuer" metrics-writer bench)
-curl -sf -o /dev/null -X POST "$base/api/v1/tenants" -H "Authorization: Bearer $admin" \
-    -H 'Content-Type: application/json' -d '{"id": "bench", "name": "Bench", "alert_rule_limit": 2000}'
-devices=$(python3 -c 'import json; print(json.dumps({"devices": [{"id": "dev-%03d" % i, "labels": {"group": str(i % 10)}} for i in range(100)]}))')
-curl -sf -o /dev/null -X POST "$base/api/v1/tenants/bench/devices/batch" \
-    -H "Authorization: Bearer $tenant_admin" -H 'Content-Type: application/json' -d "$devices"
-time_base=$((($(date +%s) - 23 * 3600) * 1000000))
-python3 -c "
-for d in range(100):
-    print('m,device=dev-%03d ' % d + ','.join('s%02d=0' % s for s in range(100)) + ' $((time_base - 1000000))')
-" | curl -sf -o /dev/null -X POST "$base/api/v1/tenants/bench/write?precision=us" -H "Authorization: Bearer $writer" --data-binary @-
+bench_ingest_setup "$service" '{"id": "bench", "name": "Bench", "alert_rule_limit": 2000}' "{'group': str(i % 10)}"
 
 # A receiver for the lag run, and the 10 channels and 1,000 rules (through the API).
 python3 - "$state/receiver.port" "$state/received.txt" <<'PY' &

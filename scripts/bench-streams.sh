@@ -32,27 +32,7 @@ throwaway_services millwright-bench-streams "${BENCH_DB_PORT:-31479}"
 export MILLWRIGHT_LOG_LEVEL=warning MILLWRIGHT_STREAM_MAX_PER_TENANT=5000 MILLWRIGHT_STREAM_MAX_PER_PRINCIPAL=5000
 export MILLWRIGHT_MAX_CONNECTIONS_PER_CLIENT=3000
 throwaway_service "$service" "${BENCH_PORT:-18098}"
-psql_super() { psql "postgresql://postgres@127.0.0.1:$db_port/millwright" -v ON_ERROR_STOP=1 -qtAX "$@"; }
-# Runs start from a checkpoint and none starts during one (see bench-alerts.sh).
-psql_super -c "ALTER SYSTEM SET max_wal_size = '32GB'" -c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
-    -c "SELECT pg_reload_conf()" >/dev/null
-engine=$(curl -sf "$base/readyz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["storage"])')
-bench_machine "$service"
-echo "== storage: $engine"
-admin=$(issuer_token "$issuer" platform-admin)
-tenant_admin=$(issuer_token "$issuer" tenant-admin bench)
-writer=$(issuer_token "$issuer" metrics-writer bench)
-viewer=$(issuer_token "$issuer" viewer bench)
-curl -sf -o /dev/null -X POST "$base/api/v1/tenants" -H "Authorization: Bearer $admin" \
-    -H 'Content-Type: application/json' -d '{"id": "bench", "name": "Bench"}'
-devices=$(python3 -c 'import json; print(json.dumps({"devices": [{"id": "dev-%03d" % i} for i in range(100)]}))')
-curl -sf -o /dev/null -X POST "$base/api/v1/tenants/bench/devices/batch" \
-    -H "Authorization: Bearer $tenant_admin" -H 'Content-Type: application/json' -d "$devices"
-time_base=$((($(date +%s) - 23 * 3600) * 1000000))
-python3 -c "
-for d in range(100):
-    print('m,device=dev-%03d ' % d + ','.join('s%02d=0' % s for s in range(100)) + ' $((time_base - 1000000))')
-" | curl -sf -o /dev/null -X POST "$base/api/v1/tenants/bench/write?precision=us" -H "Authorization: Bearer $writer" --data-binary @-
+bench_ingest_setup "$service" '{"id": "bench", "name": "Bench"}' '{}'
 
 run=0
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # user + system, in clock ticks

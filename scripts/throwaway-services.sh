@@ -63,3 +63,37 @@ bench_binary() {
 bench_machine() {
     echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); binary: $1"
 }
+
+# The start the ingest benchmarks share (bench-alerts.sh, bench-streams.sh), after
+# throwaway_service SERVICE: checkpoints only on demand, so that each run starts from
+# one and none starts during it (otherwise the full-page writes after a checkpoint,
+# every 30-60 s at these rates, make runs twice as fast or slow as their neighbours);
+# the machine and storage engine printed; tenant `bench` (TENANT_JSON: the body that
+# creates it) with devices dev-000…dev-099 (DEVICE_LABELS: their labels, a Python
+# expression of i) whose sensors m.s00…m.s99 already exist. Sets psql_super, engine,
+# the tokens admin, tenant_admin, writer and viewer, and time_base (µs, 23 h ago: the
+# points the runs write).
+bench_ingest_setup() {  # SERVICE TENANT_JSON DEVICE_LABELS
+    psql_super() { psql "postgresql://postgres@127.0.0.1:$db_port/millwright" -v ON_ERROR_STOP=1 -qtAX "$@"; }
+    psql_super -c "ALTER SYSTEM SET max_wal_size = '32GB'" -c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
+        -c "SELECT pg_reload_conf()" >/dev/null
+    engine=$(curl -sf "$base/readyz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["storage"])')
+    bench_machine "$1"
+    echo "== storage: $engine"
+    admin=$(issuer_token "$issuer" platform-admin)
+    tenant_admin=$(issuer_token "$issuer" tenant-admin bench)
+    writer=$(issuer_token "$issuer" metrics-writer bench)
+    viewer=$(issuer_token "$issuer" viewer bench)
+    curl -sf -o /dev/null -X POST "$base/api/v1/tenants" -H "Authorization: Bearer $admin" \
+        -H 'Content-Type: application/json' -d "$2"
+    local devices
+    devices=$(python3 -c "import json; print(json.dumps({'devices': [{'id': 'dev-%03d' % i, 'labels': $3} for i in range(100)]}))")
+    curl -sf -o /dev/null -X POST "$base/api/v1/tenants/bench/devices/batch" \
+        -H "Authorization: Bearer $tenant_admin" -H 'Content-Type: application/json' -d "$devices"
+    time_base=$((($(date +%s) - 23 * 3600) * 1000000))
+    python3 -c "
+for d in range(100):
+    print('m,device=dev-%03d ' % d + ','.join('s%02d=0' % s for s in range(100)) + ' $((time_base - 1000000))')
+" | curl -sf -o /dev/null -X POST "$base/api/v1/tenants/bench/write?precision=us" -H "Authorization: Bearer $writer" \
+        --data-binary @-
+}
