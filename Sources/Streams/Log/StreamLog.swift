@@ -43,15 +43,11 @@ enum StreamLog {
         let wanted = PostgresTextArray(tenants.map(\.rawValue).sorted())
         let results = try connection.pipeline([
             "BEGIN READ ONLY", "SELECT set_config('millwright.streams', 'on', true)",
-            """
-            SELECT id, tenant_id, kind, payload FROM (
-                SELECT id, tenant_id, kind, payload,
-                       sum(coalesce(length(payload), 0)) OVER (ORDER BY id) - coalesce(length(payload), 0) AS before
-                FROM (SELECT id, tenant_id, kind, CASE WHEN tenant_id = ANY(\(wanted)::text[]) THEN payload END AS payload
-                      FROM millwright.stream_events WHERE id > \(cursor) ORDER BY id LIMIT \(Int64(limit))) newest
-            ) sized
-            WHERE before < \(maxReadBytes) ORDER BY id
-            """,
+            capped(
+                """
+                SELECT id, tenant_id, kind, CASE WHEN tenant_id = ANY(\(wanted)::text[]) THEN payload END AS payload
+                FROM millwright.stream_events WHERE id > \(cursor) ORDER BY id LIMIT \(Int64(limit))
+                """),
             "COMMIT",
         ])
         return try events(results[2])
@@ -64,18 +60,30 @@ enum StreamLog {
     ) throws -> [StreamEvent] {
         let results = try connection.pipeline([
             "BEGIN READ ONLY", TenantDatabase.scope(tenant),
-            """
-            SELECT id, tenant_id, kind, payload FROM (
-                SELECT id, tenant_id, kind, payload, sum(length(payload)) OVER (ORDER BY id) - length(payload) AS before
-                FROM (SELECT id, tenant_id, kind, payload FROM millwright.stream_events
-                      WHERE tenant_id = \(tenant.rawValue) AND id > \(after) AND id <= \(through)
-                      ORDER BY id LIMIT \(Int64(limit))) newest
-            ) sized
-            WHERE before < \(maxReadBytes) ORDER BY id
-            """,
+            capped(
+                """
+                SELECT id, tenant_id, kind, payload FROM millwright.stream_events
+                WHERE tenant_id = \(tenant.rawValue) AND id > \(after) AND id <= \(through)
+                ORDER BY id LIMIT \(Int64(limit))
+                """),
             "COMMIT",
         ])
         return try events(results[2])
+    }
+
+    /// `rows` (id, tenant_id, kind, payload, oldest first) up to the row whose payloads
+    /// before it reach `maxReadBytes`: the first row is always kept, however large.
+    private static func capped(_ rows: PostgresQuery) -> PostgresQuery {
+        PostgresQuery(
+            unsafeSQL: """
+                SELECT id, tenant_id, kind, payload FROM (
+                    SELECT id, tenant_id, kind, payload,
+                           sum(coalesce(length(payload), 0)) OVER (ORDER BY id) - coalesce(length(payload), 0) AS before
+                    FROM (\(rows.sql)) newest
+                ) sized
+                WHERE before < \(maxReadBytes) ORDER BY id
+                """,
+            binds: rows.binds)
     }
 
     /// Where a replay of `tenant` from `after` up to `through` starts so that it holds
