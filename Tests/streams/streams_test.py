@@ -157,6 +157,21 @@ class Reader:
         self.client.close()
 
 
+def read_until(sock, done, timeout):
+    """What `sock` sends until `done(received)`, it closes, or it is silent for `timeout` s."""
+    received = b""
+    sock.settimeout(timeout)
+    try:
+        while not done(received):
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                break
+            received += chunk
+    except socket.timeout:
+        pass
+    return received
+
+
 def status_of(path, headers=None, base=base_b):
     """Status, content type and (unless it is a stream) body of a GET."""
     with httpx.stream("GET", base + path, headers=headers or {}, timeout=5) as response:
@@ -375,16 +390,7 @@ try:
     fast.wait(lambda r: len([p for p in r.points() if p["sensor"] == "m.n"]) >= expected_n, 30)
     check(len([p for p in fast.points() if p["sensor"] == "m.n"]) == expected_n,
           f"the fast consumer received every point ({len([p for p in fast.points() if p['sensor'] == 'm.n'])} of {expected_n})")
-    received = b""
-    slow.settimeout(5)
-    try:
-        while b"event: end" not in received or not received.endswith(b"\n\n"):
-            chunk = slow.recv(1 << 20)
-            if not chunk:
-                break
-            received += chunk
-    except socket.timeout:
-        pass
+    received = read_until(slow, lambda got: b"event: end" in got and got.endswith(b"\n\n"), 5)
     tail = received[received.rfind(b"event: end"):].decode(errors="replace")
     end = json.loads(tail.split("data: ", 1)[1].split("\n", 1)[0]) if "event: end" in tail else {}
     check(end.get("reason") == "slow_consumer" and end.get("dropped", 0) > 0, f"the slow consumer's final event: {end}")
@@ -401,16 +407,7 @@ try:
         lines = "".join(f'm,device=d2 s="{padding}",n={b * per_batch + i}i {time.time_ns() + i}\n' for i in range(per_batch))
         httpx.post(f"{base_a}{prefix}/write", content=lines, headers={"Authorization": f"Bearer {tenant_admin}"})
     write([("d2", "final", 1.0)])
-    received = b""
-    latest.settimeout(3)
-    try:
-        while b'"final"' not in received:
-            chunk = latest.recv(1 << 20)
-            if not chunk:
-                break
-            received += chunk
-    except socket.timeout:
-        pass
+    received = read_until(latest, lambda got: b'"final"' in got, 3)
     text = received.decode(errors="replace")
     coalesced = [json.loads(line[6:]).get("coalesced", 0) for line in text.split("\n") if line.startswith("data: {")]
     check("event: end" not in text and sum(coalesced) > 0 and '"final"' in text,
